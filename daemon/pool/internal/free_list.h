@@ -1,0 +1,225 @@
+// The allocator under PacketPool and BufferPool: fixed static descriptors behind
+// per-thread caches (DPDK mempool style), optional overflow descriptors from system
+// memory, exact exhaustion, and close-while-out draining. Internal to daemon/pool.
+//
+// Why it is shaped like this: allocate and free run on the RX thread, the TX thread and
+// gRPC threads. A shared lock or a shared counter per call would serialise them, so
+// each thread owns a cache slot that only it touches on the fast path. Rare events that
+// must see every cache (a steal when the shared list is empty, close, exact counts)
+// raise `intrusion_`, run a process-wide barrier (membarrier) and wait until no owner
+// is inside its fast path; owners check `intrusion_` after marking themselves busy.
+#ifndef PKTPOOL_DAEMON_POOL_INTERNAL_FREE_LIST_H_
+#define PKTPOOL_DAEMON_POOL_INTERNAL_FREE_LIST_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
+#include "daemon/pool/internal/thread_slot.h"
+#include "daemon/pool/limits.h"
+
+namespace pktpool::pool::internal {
+
+// Creates and destroys overflow descriptors; called with the free list's lock held.
+struct OverflowOps {
+  void* (*create)(void* context) = nullptr;
+  void (*destroy)(void* context, void* object) = nullptr;
+  void* context = nullptr;
+};
+
+// Counters summed over all threads; a relaxed snapshot, exact when no call is running.
+struct FreeListCounts {
+  uint64_t gets = 0;
+  uint64_t puts = 0;
+  uint64_t failures = 0;
+  uint64_t overflow_gets = 0;
+  uint64_t reuses = 0;
+  uint32_t in_use = 0;
+  uint32_t overflow_in_use = 0;
+  uint32_t high_watermark = 0;
+  bool closed = false;
+};
+
+// Outcome of returning a descriptor.
+enum class PutResult : uint8_t {
+  kReturned,  // back in the list (or released, if it was an overflow descriptor)
+  kDrained,   // returned, and the list was closed and is now empty: destroy the owner
+  kForeign,   // not a descriptor of this list (or an overflow one already released)
+};
+
+class FreeList {
+ public:
+  // Static descriptors are `count` objects at base + i * stride, all free at start.
+  // `overflow_limit` more may be created through `overflow` while all static ones are out.
+  FreeList(char* base, size_t stride, uint32_t count, uint32_t overflow_limit,
+           OverflowOps overflow, uint32_t cache_capacity);
+  ~FreeList();
+  FreeList(const FreeList&) = delete;
+  FreeList& operator=(const FreeList&) = delete;
+
+  // Takes one descriptor: a static one if any is free anywhere, else an overflow one
+  // within the limit, else nullptr (counted as a failure). Thread-safe; never blocks
+  // on other threads except during a rare steal.
+  inline void* Get();
+
+  // Takes exactly n descriptors into out[0..n) or none (returns false, one failure).
+  inline bool GetBulk(void** out, uint32_t n);
+
+  // True when `object` is one of the static descriptors (address check only).
+  bool IsStatic(const void* object) const {
+    auto p = reinterpret_cast<const char*>(object);
+    return p >= base_ && p < base_ + stride_ * count_ &&
+           static_cast<size_t>(p - base_) % stride_ == 0;
+  }
+
+  // Returns a static descriptor (the caller has checked IsStatic and its state).
+  inline PutResult PutStatic(void* object);
+
+  // Returns an overflow descriptor: released to system memory, or kForeign when it is
+  // not a live overflow descriptor of this list. Never reads `object` unless it is live.
+  PutResult PutOverflow(void* object);
+
+  // Counts one reinitialize-for-reuse (per-thread counter). Thread-safe.
+  inline void CountReuse();
+
+  // Closes the list: every later call takes the locked path, and the call that returns
+  // the last outstanding descriptor gets kDrained. Returns true if none is out now.
+  bool Close();
+
+  FreeListCounts Counts() const;
+  uint32_t static_count() const { return count_; }
+  uint32_t overflow_limit() const { return overflow_limit_; }
+  uint32_t cache_capacity() const { return cache_capacity_; }
+
+ private:
+  struct alignas(64) Slot {
+    std::atomic<unsigned> busy{0};
+    std::atomic<uint32_t> length{0};      // entries in `cache`
+    std::atomic<uint64_t> gets{0};        // written by the owner thread only
+    std::atomic<uint64_t> puts{0};
+    std::atomic<uint64_t> reuses{0};
+    uint32_t limit = 0;                   // owner-only: cache capacity once attached, else 0
+    int64_t others_in_use = 0;            // owner-only: in-use count of everyone else at last sync
+    std::unique_ptr<void*[]> cache;       // allocated on first use, under mu_
+  };
+
+  static void Bump(std::atomic<uint64_t>& counter, uint64_t n = 1) {
+    counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  void NoteInUse(Slot& slot) {
+    int64_t estimate =
+        slot.others_in_use + static_cast<int64_t>(slot.gets.load(std::memory_order_relaxed) -
+                                                  slot.puts.load(std::memory_order_relaxed));
+    if (estimate > static_cast<int64_t>(high_watermark_.load(std::memory_order_relaxed))) {
+      RaiseWatermark(static_cast<uint32_t>(estimate));
+    }
+  }
+  void RaiseWatermark(uint32_t value);
+
+  void* GetSlow(int slot_index);
+  bool GetBulkSlow(int slot_index, void** out, uint32_t n);
+  PutResult PutSlow(int slot_index, void* object);
+  void* TakeSharedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void StealCachesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Slot* AttachSlotLocked(int slot_index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int64_t InUseLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SyncSlotLocked(Slot& slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  PutResult AfterPutLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  char* const base_;
+  const size_t stride_;
+  const uint32_t count_;
+  const uint32_t overflow_limit_;
+  const OverflowOps overflow_;
+  const uint32_t cache_capacity_;
+
+  std::atomic<unsigned> intrusion_{0};  // > 0: owners must take the locked path
+  std::atomic<uint32_t> high_watermark_{0};
+  std::unique_ptr<Slot[]> slots_;
+
+  mutable absl::Mutex mu_;
+  std::vector<void*> shared_ ABSL_GUARDED_BY(mu_);
+  std::vector<int> attached_slots_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<void*> overflow_live_ ABSL_GUARDED_BY(mu_);
+  // Calls made without a cache slot, and locked-path calls after close.
+  std::atomic<uint64_t> shared_gets_{0};
+  std::atomic<uint64_t> shared_puts_{0};
+  std::atomic<uint64_t> shared_reuses_{0};
+  std::atomic<uint64_t> failures_{0};
+  std::atomic<uint64_t> overflow_gets_{0};
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool drained_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// ---- fast paths ----------------------------------------------------------------
+
+inline void* FreeList::Get() {
+  const int index = CurrentThreadSlot();
+  if (index < 0 || cache_capacity_ == 0) return GetSlow(index);
+  Slot& slot = slots_[index];
+  SetBusy(slot.busy);
+  const uint32_t length = slot.length.load(std::memory_order_relaxed);
+  if (intrusion_.load(std::memory_order_seq_cst) != 0 || length == 0) {
+    slot.busy.store(0, std::memory_order_release);
+    return GetSlow(index);
+  }
+  void* object = slot.cache[length - 1];
+  slot.length.store(length - 1, std::memory_order_relaxed);
+  Bump(slot.gets);
+  NoteInUse(slot);
+  slot.busy.store(0, std::memory_order_release);
+  return object;
+}
+
+inline bool FreeList::GetBulk(void** out, uint32_t n) {
+  const int index = CurrentThreadSlot();
+  if (index < 0 || cache_capacity_ == 0) return GetBulkSlow(index, out, n);
+  Slot& slot = slots_[index];
+  SetBusy(slot.busy);
+  const uint32_t length = slot.length.load(std::memory_order_relaxed);
+  if (intrusion_.load(std::memory_order_seq_cst) != 0 || length < n) {
+    slot.busy.store(0, std::memory_order_release);
+    return GetBulkSlow(index, out, n);
+  }
+  const uint32_t rest = length - n;
+  for (uint32_t i = 0; i < n; ++i) out[i] = slot.cache[rest + i];
+  slot.length.store(rest, std::memory_order_relaxed);
+  Bump(slot.gets, n);
+  NoteInUse(slot);
+  slot.busy.store(0, std::memory_order_release);
+  return true;
+}
+
+inline PutResult FreeList::PutStatic(void* object) {
+  const int index = CurrentThreadSlot();
+  if (index < 0 || cache_capacity_ == 0) return PutSlow(index, object);
+  Slot& slot = slots_[index];
+  SetBusy(slot.busy);
+  const uint32_t length = slot.length.load(std::memory_order_relaxed);
+  if (intrusion_.load(std::memory_order_seq_cst) != 0 || length >= slot.limit) {
+    slot.busy.store(0, std::memory_order_release);
+    return PutSlow(index, object);
+  }
+  slot.cache[length] = object;
+  slot.length.store(length + 1, std::memory_order_relaxed);
+  Bump(slot.puts);
+  slot.busy.store(0, std::memory_order_release);
+  return PutResult::kReturned;
+}
+
+inline void FreeList::CountReuse() {
+  const int index = CurrentThreadSlot();
+  if (index < 0) {
+    shared_reuses_.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    Bump(slots_[index].reuses);
+  }
+}
+
+}  // namespace pktpool::pool::internal
+
+#endif  // PKTPOOL_DAEMON_POOL_INTERNAL_FREE_LIST_H_

@@ -1,0 +1,86 @@
+#include "daemon/pool/internal/thread_slot.h"
+
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bitset>
+#include <mutex>
+
+#include "daemon/pool/limits.h"
+
+namespace pktpool::pool::internal {
+namespace {
+
+std::atomic<bool> g_asymmetric{false};
+
+bool RegisterMembarrier() {
+#if defined(__SANITIZE_THREAD__)
+  return false;  // TSan cannot see membarrier's ordering; use seq_cst stores instead.
+#else
+  long supported = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+  if (supported < 0 || (supported & MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0) return false;
+  return syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+#endif
+}
+
+class SlotRegistry {
+ public:
+  int Acquire() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!barrier_decided_) {
+      g_asymmetric.store(RegisterMembarrier(), std::memory_order_relaxed);
+      barrier_decided_ = true;
+    }
+    for (int i = 0; i < kMaxThreadSlots; ++i) {
+      if (!used_[i]) {
+        used_[i] = true;
+        return i;
+      }
+    }
+    return -1;
+  }
+  void Release(int slot) {
+    if (slot < 0) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    used_[slot] = false;
+  }
+
+ private:
+  std::mutex mu_;
+  bool barrier_decided_ = false;
+  std::bitset<kMaxThreadSlots> used_;
+};
+
+SlotRegistry& Registry() {
+  static auto* registry = new SlotRegistry();  // never destroyed: threads may outlive main
+  return *registry;
+}
+
+struct ThreadSlotHolder {
+  int slot = Registry().Acquire();
+  ~ThreadSlotHolder() {
+    Registry().Release(slot);
+    tls_thread_slot = -1;  // a pool used from a later thread_local destructor goes uncached
+  }
+};
+
+}  // namespace
+
+int AcquireThreadSlot() {
+  thread_local ThreadSlotHolder holder;
+  if (tls_thread_slot == -2) tls_thread_slot = holder.slot;
+  return tls_thread_slot;
+}
+
+bool AsymmetricBarrierAvailable() { return g_asymmetric.load(std::memory_order_relaxed); }
+
+void HeavyBarrier() {
+  if (AsymmetricBarrierAvailable()) {
+    syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+  } else {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+}
+
+}  // namespace pktpool::pool::internal

@@ -1,0 +1,137 @@
+// PacketPool: NdisAllocatePacketPoolEx semantics for packet descriptors.
+#ifndef PKTPOOL_DAEMON_POOL_PACKET_POOL_H_
+#define PKTPOOL_DAEMON_POOL_PACKET_POOL_H_
+
+#include <cstdint>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "daemon/pool/internal/free_list.h"
+#include "daemon/pool/limits.h"
+#include "daemon/pool/packet.h"
+#include "daemon/pool/pool_stats.h"
+#include "daemon/pool/status.h"
+#include "daemon/pool/tagged_memory.h"
+
+namespace pktpool::pool {
+
+// How to create a packet pool. The non-Ex form is overflow_descriptors = 0.
+struct PacketPoolOptions {
+  uint32_t descriptors = 0;           // static descriptors, 1..0xFFFF
+  uint32_t overflow_descriptors = 0;  // clamped so descriptors + overflow <= 0xFFFF
+  uint32_t protocol_reserved_length = kDefaultProtocolReservedLength;
+  MemoryTag tag = MemoryTag("PKPL");
+  PoolDirection direction = PoolDirection::kUnspecified;
+  uint32_t generation = 0;
+  // Where descriptor storage is charged; null uses untracked system memory. Must
+  // outlive the pool, including a pool still draining after its handle was dropped.
+  TaggedMemory* memory = nullptr;
+};
+
+// A pool of packet descriptors: `descriptors` allocated up front in one block, plus
+// up to `overflow_limit` more from system memory while all static ones are out.
+// Allocate and Free are thread-safe and lock-free on their fast path (a per-thread
+// cache). Dropping the Handle while packets are out is safe: the pool drains and
+// deletes itself when the last packet is freed.
+class PacketPool {
+ public:
+  struct Closer {
+    void operator()(PacketPool* pool) const { pool->Close(); }
+  };
+  // Owning handle; its destruction is NdisFreePacketPool.
+  using Handle = std::unique_ptr<PacketPool, Closer>;
+
+  // NdisAllocatePacketPoolEx. ResourceExhausted (NDIS_STATUS_RESOURCES) when
+  // descriptors > 0xFFFF or memory is short; InvalidArgument when descriptors is 0 or
+  // protocol_reserved_length > kMaxProtocolReservedLength. The overflow count is
+  // reduced so the total is exactly 0xFFFF when it would exceed it (see overflow_limit).
+  static absl::StatusOr<Handle> Create(const PacketPoolOptions& options);
+
+  // NdisAllocatePacket: kSuccess with *packet set (empty chain, fresh OOB data), or
+  // kResources when every static and allowed overflow descriptor is out (counted;
+  // never blocks). ProtocolReserved contents are whatever the last user left.
+  inline Status Allocate(Packet** packet);
+
+  // Allocates exactly n packets into packets[0..n), or none (kResources).
+  Status AllocateBulk(Packet** packets, uint32_t n);
+
+  // NdisFreePacket: returns a packet. Chained buffers are unlinked, not freed: the
+  // caller frees or reuses them. kInvalidPacket, changing nothing, when the packet is not from this pool or
+  // is already free. An overflow packet goes back to system memory. May delete the
+  // pool if its handle is gone and this was the last packet out.
+  inline Status Free(Packet* packet);
+
+  // Frees n packets; returns the first non-success status (the others are still freed).
+  Status FreeBulk(Packet* const* packets, uint32_t n);
+
+  // A snapshot of this pool's counters. Thread-safe.
+  PoolStats Stats() const;
+
+  uint32_t descriptors() const { return list_.static_count(); }
+  uint32_t overflow_limit() const { return list_.overflow_limit(); }
+  uint32_t protocol_reserved_length() const { return reserved_length_; }
+  MemoryTag tag() const { return tag_; }
+
+ private:
+  friend void ReinitializePacket(Packet*);
+  PacketPool(const PacketPoolOptions& options, char* storage, size_t stride,
+             uint32_t overflow);
+  ~PacketPool();
+  void Close();
+  void InitDescriptor(Packet* packet, char* at, bool overflow);
+  static void* CreateOverflow(void* self);
+  static void DestroyOverflow(void* self, void* object);
+  // Free that tells whether it deleted this (drained) pool.
+  inline Status FreeAndReport(Packet* packet, bool* deleted);
+  Status FreeSlow(Packet* packet, bool* deleted);
+
+  const MemoryTag tag_;
+  const PoolDirection direction_;
+  const uint32_t generation_;
+  const uint32_t reserved_length_;
+  const size_t stride_;
+  TaggedMemory* const memory_;
+  char* const storage_;
+  internal::FreeList list_;
+};
+
+// ---- fast paths ----------------------------------------------------------------
+
+inline Status PacketPool::Allocate(Packet** packet) {
+  auto* p = static_cast<Packet*>(list_.Get());
+  if (p == nullptr) return Status::kResources;
+  p->head_ = nullptr;
+  p->tail_ = nullptr;
+  p->oob_ = PacketOob{};
+  p->state_ = DescriptorState::kInUse;
+  *packet = p;
+  return Status::kSuccess;
+}
+
+inline Status PacketPool::Free(Packet* packet) {
+  bool deleted = false;
+  return FreeAndReport(packet, &deleted);
+}
+
+inline Status PacketPool::FreeAndReport(Packet* packet, bool* deleted) {
+  if (!list_.IsStatic(packet)) return FreeSlow(packet, deleted);
+  if (packet->state_ != DescriptorState::kInUse) return Status::kInvalidPacket;
+  if (packet->head_ != nullptr) UnlinkBuffers(packet);
+  packet->state_ = DescriptorState::kFree;
+  if (list_.PutStatic(packet) == internal::PutResult::kDrained) {
+    *deleted = true;
+    delete this;
+  }
+  return Status::kSuccess;
+}
+
+// Frees a packet into the pool it came from (NdisFreePacket without a pool handle).
+// `packet` must be a live descriptor; kInvalidParameter for null.
+inline Status FreePacket(Packet* packet) {
+  if (packet == nullptr) return Status::kInvalidParameter;
+  return packet->pool()->Free(packet);
+}
+
+}  // namespace pktpool::pool
+
+#endif  // PKTPOOL_DAEMON_POOL_PACKET_POOL_H_

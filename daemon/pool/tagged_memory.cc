@@ -1,0 +1,85 @@
+#include "daemon/pool/tagged_memory.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <new>
+
+namespace pktpool::pool {
+
+std::optional<MemoryTag> MemoryTag::Parse(std::string_view text) {
+  if (text.size() != 4) return std::nullopt;
+  char chars[5] = {};
+  for (size_t i = 0; i < 4; ++i) {
+    if (text[i] < 0x21 || text[i] > 0x7e) return std::nullopt;
+    chars[i] = text[i];
+  }
+  return MemoryTag(chars);
+}
+
+std::string MemoryTag::ToString() const {
+  std::string text(4, '\0');
+  for (int i = 0; i < 4; ++i) text[i] = static_cast<char>((value_ >> (8 * i)) & 0xff);
+  return text;
+}
+
+TaggedMemory::~TaggedMemory() {
+  absl::MutexLock lock(&mu_);
+  for (auto& [block, info] : blocks_) std::free(block);
+}
+
+void* TaggedMemory::Allocate(size_t length, MemoryTag tag, size_t alignment) {
+  if (length == 0 || alignment < 16 || (alignment & (alignment - 1)) != 0) return nullptr;
+  const size_t rounded = (length + alignment - 1) & ~(alignment - 1);
+  if (rounded < length) return nullptr;  // overflow
+  void* raw = std::aligned_alloc(alignment, rounded);
+  if (raw == nullptr) return nullptr;
+  absl::MutexLock lock(&mu_);
+  blocks_.emplace(raw, Block{length, tag});
+  TagUsage& usage = usage_[tag];
+  usage.tag = tag;
+  usage.bytes_outstanding += length;
+  usage.blocks_outstanding += 1;
+  usage.allocations += 1;
+  usage.peak_bytes = std::max(usage.peak_bytes, usage.bytes_outstanding);
+  return raw;
+}
+
+Status TaggedMemory::Free(void* block) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = blocks_.find(block);
+    if (it == blocks_.end()) return Status::kInvalidParameter;
+    TagUsage& usage = usage_[it->second.tag];
+    usage.bytes_outstanding -= it->second.length;
+    usage.blocks_outstanding -= 1;
+    usage.frees += 1;
+    blocks_.erase(it);
+  }
+  std::free(block);
+  return Status::kSuccess;
+}
+
+TagUsage TaggedMemory::Usage(MemoryTag tag) const {
+  absl::MutexLock lock(&mu_);
+  auto it = usage_.find(tag);
+  if (it == usage_.end()) {
+    TagUsage empty;
+    empty.tag = tag;
+    return empty;
+  }
+  return it->second;
+}
+
+std::vector<TagUsage> TaggedMemory::AllUsage() const {
+  std::vector<TagUsage> all;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [tag, usage] : usage_) all.push_back(usage);
+  }
+  std::sort(all.begin(), all.end(), [](const TagUsage& a, const TagUsage& b) {
+    return a.tag.ToString() < b.tag.ToString();
+  });
+  return all;
+}
+
+}  // namespace pktpool::pool

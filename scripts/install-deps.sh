@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package pktpool needs to build, test and run.
+# Idempotent: a second run finds everything installed and changes nothing.
+# Runs apt-get update at most once per invocation, and only when something is missing.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake pkg-config git ca-certificates
+  # control plane: gRPC 1.51, Protobuf 3.21, Abseil 20220623
+  libgrpc++-dev libgrpc-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libabsl-dev
+  # capture
+  libpcap-dev tcpdump
+  # service integration
+  libsystemd-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev googletest libbenchmark-dev
+  # network test fixtures (namespaces, veth)
+  iproute2 procps
+  # optional benchmark peer: DPDK rte_mempool (the bench builds without it)
+  libdpdk-dev
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: must run as root (apt-get); re-run with sudo" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
