@@ -61,8 +61,10 @@ BufferPool::~BufferPool() {
 }
 
 void BufferPool::Close() {
-  if (list_.Close()) delete this;
+  if (list_.Close()) Destroy();
 }
+
+void BufferPool::Destroy() { delete this; }
 
 Status BufferPool::FreeSlow(Buffer* buffer) {
   // Buffer pools have no overflow descriptors: anything outside the storage is foreign.

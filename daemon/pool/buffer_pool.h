@@ -71,6 +71,9 @@ class BufferPool {
   BufferPool(const BufferPoolOptions& options, char* storage);
   ~BufferPool();
   void Close();
+  // Deletes this pool once it is closed and drained. Out of line on purpose: the
+  // compiler cannot then see a delete on the inline free path.
+  void Destroy();
   Status FreeSlow(Buffer* buffer);
 
   const MemoryTag tag_;
@@ -113,7 +116,7 @@ inline Status BufferPool::Free(Buffer* buffer) {
   if (buffer->state_ != DescriptorState::kInUse) return Status::kInvalidPacket;
   if (buffer->chained_) return Status::kInvalidParameter;
   buffer->state_ = DescriptorState::kFree;
-  if (list_.PutStatic(buffer) == internal::PutResult::kDrained) delete this;
+  if (list_.PutStatic(buffer) == internal::PutResult::kDrained) Destroy();
   return Status::kSuccess;
 }
 

@@ -64,7 +64,8 @@ struct PacketOob {
 // Not thread-safe; owned by whoever allocated it until it is freed.
 class Packet {
  public:
-  // ProtocolReserved: protocol_reserved_length bytes, 16-byte aligned, zeroed on allocate.
+  // ProtocolReserved: protocol_reserved_length bytes, 16-byte aligned, owned by the
+  // allocating protocol (zero on first use, not cleared between uses).
   std::span<uint8_t> protocol_reserved() const { return {reserved_, reserved_length_}; }
   PacketOob& oob() { return oob_; }
   const PacketOob& oob() const { return oob_; }

@@ -1,6 +1,7 @@
 #include "daemon/pool/packet_pool.h"
 
 #include <algorithm>
+#include <cstring>
 #include <new>
 
 #include "absl/status/status.h"
@@ -98,6 +99,7 @@ void PacketPool::InitDescriptor(Packet*, char* at, bool overflow) {
                       RoundUp(sizeof(Packet), kProtocolReservedAlignment);
   packet->reserved_length_ = reserved_length_;
   packet->overflow_ = overflow;
+  std::memset(packet->reserved_, 0, reserved_length_);
 }
 
 void* PacketPool::CreateOverflow(void* self) {
@@ -116,8 +118,10 @@ void PacketPool::DestroyOverflow(void* self, void* object) {
 }
 
 void PacketPool::Close() {
-  if (list_.Close()) delete this;
+  if (list_.Close()) Destroy();
 }
+
+void PacketPool::Destroy() { delete this; }
 
 Status PacketPool::FreeSlow(Packet* packet, bool* deleted) {
   if (packet == nullptr) return Status::kInvalidParameter;
@@ -127,7 +131,7 @@ Status PacketPool::FreeSlow(Packet* packet, bool* deleted) {
     case internal::PutResult::kForeign: return Status::kInvalidPacket;
     case internal::PutResult::kDrained:
       *deleted = true;
-      delete this;
+      Destroy();
       return Status::kSuccess;
     case internal::PutResult::kReturned: return Status::kSuccess;
   }

@@ -49,7 +49,8 @@ class PacketPool {
 
   // NdisAllocatePacket: kSuccess with *packet set (empty chain, fresh OOB data), or
   // kResources when every static and allowed overflow descriptor is out (counted;
-  // never blocks). ProtocolReserved contents are whatever the last user left.
+  // never blocks). ProtocolReserved is zero on a descriptor's first use, afterwards
+  // whatever its last user left (as in NDIS: the protocol owns it).
   inline Status Allocate(Packet** packet);
 
   // Allocates exactly n packets into packets[0..n), or none (kResources).
@@ -78,6 +79,9 @@ class PacketPool {
              uint32_t overflow);
   ~PacketPool();
   void Close();
+  // Deletes this pool once it is closed and drained. Out of line on purpose: the
+  // compiler cannot then see a delete on the inline free path.
+  void Destroy();
   void InitDescriptor(Packet* packet, char* at, bool overflow);
   static void* CreateOverflow(void* self);
   static void DestroyOverflow(void* self, void* object);
@@ -120,7 +124,7 @@ inline Status PacketPool::FreeAndReport(Packet* packet, bool* deleted) {
   packet->state_ = DescriptorState::kFree;
   if (list_.PutStatic(packet) == internal::PutResult::kDrained) {
     *deleted = true;
-    delete this;
+    Destroy();
   }
   return Status::kSuccess;
 }
