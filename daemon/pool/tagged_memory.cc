@@ -23,7 +23,7 @@ std::string MemoryTag::ToString() const {
 }
 
 TaggedMemory::~TaggedMemory() {
-  absl::MutexLock lock(&mu_);
+  pktpool::MutexLock lock(&mu_);
   for (auto& [block, info] : blocks_) std::free(block);
 }
 
@@ -33,7 +33,7 @@ void* TaggedMemory::Allocate(size_t length, MemoryTag tag, size_t alignment) {
   if (rounded < length) return nullptr;  // overflow
   void* raw = std::aligned_alloc(alignment, rounded);
   if (raw == nullptr) return nullptr;
-  absl::MutexLock lock(&mu_);
+  pktpool::MutexLock lock(&mu_);
   blocks_.emplace(raw, Block{length, tag});
   TagUsage& usage = usage_[tag];
   usage.tag = tag;
@@ -46,7 +46,7 @@ void* TaggedMemory::Allocate(size_t length, MemoryTag tag, size_t alignment) {
 
 Status TaggedMemory::Free(void* block) {
   {
-    absl::MutexLock lock(&mu_);
+    pktpool::MutexLock lock(&mu_);
     auto it = blocks_.find(block);
     if (it == blocks_.end()) return Status::kInvalidParameter;
     TagUsage& usage = usage_[it->second.tag];
@@ -60,7 +60,7 @@ Status TaggedMemory::Free(void* block) {
 }
 
 TagUsage TaggedMemory::Usage(MemoryTag tag) const {
-  absl::MutexLock lock(&mu_);
+  pktpool::MutexLock lock(&mu_);
   auto it = usage_.find(tag);
   if (it == usage_.end()) {
     TagUsage empty;
@@ -73,7 +73,7 @@ TagUsage TaggedMemory::Usage(MemoryTag tag) const {
 std::vector<TagUsage> TaggedMemory::AllUsage() const {
   std::vector<TagUsage> all;
   {
-    absl::MutexLock lock(&mu_);
+    pktpool::MutexLock lock(&mu_);
     for (const auto& [tag, usage] : usage_) all.push_back(usage);
   }
   std::sort(all.begin(), all.end(), [](const TagUsage& a, const TagUsage& b) {

@@ -12,7 +12,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
+#include "daemon/pool/mutex.h"
 #include "daemon/pool/status.h"
 
 namespace pktpool::pool {
@@ -77,7 +77,7 @@ class TaggedMemory {
     size_t length;
     MemoryTag tag;
   };
-  mutable absl::Mutex mu_;
+  mutable pktpool::Mutex mu_;
   absl::flat_hash_map<void*, Block> blocks_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<MemoryTag, TagUsage> usage_ ABSL_GUARDED_BY(mu_);
 };

@@ -14,14 +14,14 @@ FreeList::FreeList(char* base, size_t stride, uint32_t count, uint32_t overflow_
       overflow_(overflow),
       cache_capacity_(cache_capacity),
       slots_(new Slot[kMaxThreadSlots]) {
-  absl::MutexLock lock(&mu_);
+  pktpool::MutexLock lock(&mu_);
   shared_.reserve(count);
   // Reverse order so the first Get hands out descriptor 0 (predictable for tests).
   for (uint32_t i = count; i > 0; --i) shared_.push_back(base_ + (i - 1) * stride_);
 }
 
 FreeList::~FreeList() {
-  absl::MutexLock lock(&mu_);
+  pktpool::MutexLock lock(&mu_);
   for (void* object : overflow_live_) overflow_.destroy(overflow_.context, object);
 }
 
@@ -89,7 +89,7 @@ void* FreeList::TakeSharedLocked() {
 }
 
 void* FreeList::GetSlow(int slot_index) {
-  absl::MutexLock lock(&mu_);
+  pktpool::MutexLock lock(&mu_);
   Slot* slot = AttachSlotLocked(slot_index);
   void* object = nullptr;
   if (slot != nullptr && slot->length.load(std::memory_order_relaxed) > 0) {
@@ -130,7 +130,7 @@ void* FreeList::GetSlow(int slot_index) {
 }
 
 bool FreeList::GetBulkSlow(int slot_index, void** out, uint32_t n) {
-  absl::MutexLock lock(&mu_);
+  pktpool::MutexLock lock(&mu_);
   Slot* slot = AttachSlotLocked(slot_index);
   uint32_t cached = slot != nullptr ? slot->length.load(std::memory_order_relaxed) : 0;
   if (cached + shared_.size() < n && !closed_) {
@@ -187,7 +187,7 @@ PutResult FreeList::AfterPutLocked() {
 }
 
 PutResult FreeList::PutSlow(int slot_index, void* object) {
-  absl::MutexLock lock(&mu_);
+  pktpool::MutexLock lock(&mu_);
   Slot* slot = AttachSlotLocked(slot_index);
   if (slot == nullptr) {
     shared_.push_back(object);
@@ -209,7 +209,7 @@ PutResult FreeList::PutSlow(int slot_index, void* object) {
 }
 
 PutResult FreeList::PutOverflow(void* object) {
-  absl::MutexLock lock(&mu_);
+  pktpool::MutexLock lock(&mu_);
   if (overflow_live_.erase(object) == 0) return PutResult::kForeign;
   overflow_.destroy(overflow_.context, object);
   shared_puts_.fetch_add(1, std::memory_order_relaxed);
@@ -217,7 +217,7 @@ PutResult FreeList::PutOverflow(void* object) {
 }
 
 bool FreeList::Close() {
-  absl::MutexLock lock(&mu_);
+  pktpool::MutexLock lock(&mu_);
   if (closed_) return drained_;
   closed_ = true;
   // Never decremented: from now on every call takes the locked path, so the count
@@ -237,7 +237,7 @@ bool FreeList::Close() {
 
 FreeListCounts FreeList::Counts() const {
   FreeListCounts counts;
-  absl::MutexLock lock(&mu_);
+  pktpool::MutexLock lock(&mu_);
   counts.gets = shared_gets_.load(std::memory_order_relaxed);
   counts.puts = shared_puts_.load(std::memory_order_relaxed);
   counts.reuses = shared_reuses_.load(std::memory_order_relaxed);

@@ -18,7 +18,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
-#include "absl/synchronization/mutex.h"
+#include "daemon/pool/mutex.h"
 #include "daemon/pool/internal/thread_slot.h"
 #include "daemon/pool/limits.h"
 
@@ -141,7 +141,7 @@ class FreeList {
   std::atomic<uint32_t> high_watermark_{0};
   std::unique_ptr<Slot[]> slots_;
 
-  mutable absl::Mutex mu_;
+  mutable pktpool::Mutex mu_;
   std::vector<void*> shared_ ABSL_GUARDED_BY(mu_);
   std::vector<int> attached_slots_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<void*> overflow_live_ ABSL_GUARDED_BY(mu_);
