@@ -150,16 +150,23 @@ TEST(PoolStress, ExhaustionIsExactWhileOtherThreadsCacheDescriptors) {
   auto pool = std::move(PacketPool::Create({.descriptors = 1024})).value();
   std::vector<Packet*> packets(1024);
   for (auto& p : packets) ASSERT_EQ(pool->Allocate(&p), Status::kSuccess);
+  // A stays alive while B allocates, so A's cache slot is not handed to B.
+  std::atomic<bool> a_freed{false};
+  std::atomic<bool> b_done{false};
   std::thread a([&] {
     for (int i = 0; i < 200; ++i) ASSERT_EQ(pool->Free(packets[i]), Status::kSuccess);
+    a_freed.store(true);
+    while (!b_done.load()) std::this_thread::yield();
   });
-  a.join();
+  while (!a_freed.load()) std::this_thread::yield();
   int got = 0;
   std::thread b([&] {
     Packet* p = nullptr;
     while (got < 1000 && pool->Allocate(&p) == Status::kSuccess) packets[got++] = p;
   });
   b.join();
+  b_done.store(true);
+  a.join();
   EXPECT_EQ(got, 200);
   for (int i = 0; i < 200; ++i) pool->Free(packets[i]);
   for (int i = 200; i < 1024; ++i) pool->Free(packets[i]);
