@@ -19,7 +19,8 @@ class Packet;
 class PacketPool;
 
 // Descriptor state, used to reject a double free without corrupting the free list.
-enum class DescriptorState : uint8_t { kFree, kInUse };
+// kInUse is 0 so that resetting a packet for allocation is one zero fill.
+enum class DescriptorState : uint8_t { kInUse = 0, kFree = 1 };
 
 // A buffer descriptor: maps [address, address + mapped_length) of memory its creator
 // owns; `length` is the part that holds data (AdjustBufferLength). Not thread-safe.
@@ -54,7 +55,7 @@ class Buffer {
 
 // Out-of-band data of a packet (NDIS_PACKET_OOB_DATA).
 struct PacketOob {
-  absl::Time timestamp = absl::InfinitePast();  // when the frame was received or sent
+  absl::Time timestamp = absl::UnixEpoch();     // when received or sent; epoch: not stamped
   uint32_t original_length = 0;                 // length on the wire (may exceed the data)
   int32_t interface_index = 0;                  // kernel ifindex, 0 if unknown
   Status send_status = Status::kSuccess;        // set on send completion
@@ -83,14 +84,16 @@ class Packet {
   friend Buffer* UnchainBufferAtBack(Packet*);
   friend uint32_t UnlinkBuffers(Packet*);
 
+  // Everything up to and including state_ is all-zero bytes in a fresh allocated packet
+  // (empty chain, default OOB data, kInUse): Allocate resets it with one zero fill.
   Buffer* head_ = nullptr;
   Buffer* tail_ = nullptr;
   PacketOob oob_;
-  PacketPool* pool_ = nullptr;
-  uint8_t* reserved_ = nullptr;
-  uint32_t reserved_length_ = 0;
   DescriptorState state_ = DescriptorState::kFree;
   bool overflow_ = false;
+  uint32_t reserved_length_ = 0;
+  PacketPool* pool_ = nullptr;
+  uint8_t* reserved_ = nullptr;
 };
 
 // What QueryPacket reports (NdisQueryPacket).

@@ -142,20 +142,29 @@ Status PacketPool::AllocateBulk(Packet** packets, uint32_t n) {
   if (n == 0) return Status::kSuccess;
   if (packets == nullptr) return Status::kInvalidParameter;
   if (!list_.GetBulk(reinterpret_cast<void**>(packets), n)) return Status::kResources;
-  for (uint32_t i = 0; i < n; ++i) {
-    Packet* p = packets[i];
-    p->head_ = nullptr;
-    p->tail_ = nullptr;
-    p->oob_ = PacketOob{};
-    p->state_ = DescriptorState::kInUse;
-  }
+  for (uint32_t i = 0; i < n; ++i) ResetForAllocate(packets[i]);
   return Status::kSuccess;
 }
 
 Status PacketPool::FreeBulk(Packet* const* packets, uint32_t n) {
-  Status first = Status::kSuccess;
+  // Fast path: the leading run of valid static packets goes back in one cache copy.
+  // Marking each free as it is checked makes a packet listed twice stop the run.
+  const internal::StaticRange range = list_.static_range();
+  uint32_t run = 0;
+  for (; run < n; ++run) {
+    Packet* p = packets[run];
+    if (!range.Contains(p) || p->state_ != DescriptorState::kInUse) break;
+    if (p->head_ != nullptr) UnlinkBuffers(p);
+    p->state_ = DescriptorState::kFree;
+  }
   bool deleted = false;
-  for (uint32_t i = 0; i < n; ++i) {
+  if (run > 0) {
+    deleted = list_.PutStaticBulk(reinterpret_cast<void* const*>(packets), run) ==
+              internal::PutResult::kDrained;
+    if (deleted) Destroy();
+  }
+  Status first = Status::kSuccess;
+  for (uint32_t i = run; i < n; ++i) {
     // A closed pool deletes itself with its last packet: any packet after that one
     // cannot be ours.
     Status status = deleted ? Status::kInvalidPacket : FreeAndReport(packets[i], &deleted);

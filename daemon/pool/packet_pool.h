@@ -2,8 +2,11 @@
 #ifndef PKTPOOL_DAEMON_POOL_PACKET_POOL_H_
 #define PKTPOOL_DAEMON_POOL_PACKET_POOL_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
+#include <type_traits>
 
 #include "absl/status/statusor.h"
 #include "daemon/pool/internal/free_list.h"
@@ -83,6 +86,7 @@ class PacketPool {
   // compiler cannot then see a delete on the inline free path.
   void Destroy();
   void InitDescriptor(Packet* packet, char* at, bool overflow);
+  static inline void ResetForAllocate(Packet* packet);
   static void* CreateOverflow(void* self);
   static void DestroyOverflow(void* self, void* object);
   // Free that tells whether it deleted this (drained) pool.
@@ -101,13 +105,16 @@ class PacketPool {
 
 // ---- fast paths ----------------------------------------------------------------
 
+inline void PacketPool::ResetForAllocate(Packet* packet) {
+  static_assert(std::is_standard_layout_v<Packet>);
+  // Empty chain, default OOB data and kInUse are all zero bytes (see Packet).
+  std::memset(static_cast<void*>(packet), 0, offsetof(Packet, state_) + sizeof(Packet::state_));
+}
+
 inline Status PacketPool::Allocate(Packet** packet) {
   auto* p = static_cast<Packet*>(list_.Get());
   if (p == nullptr) return Status::kResources;
-  p->head_ = nullptr;
-  p->tail_ = nullptr;
-  p->oob_ = PacketOob{};
-  p->state_ = DescriptorState::kInUse;
+  ResetForAllocate(p);
   *packet = p;
   return Status::kSuccess;
 }

@@ -4,6 +4,26 @@
 #include <thread>
 
 namespace pktpool::pool::internal {
+namespace {
+
+uint32_t TrailingZeros(size_t n) { return static_cast<uint32_t>(__builtin_ctzll(n)); }
+
+// Inverse of an odd number modulo 2^64 (Newton's iteration doubles the good bits).
+uint64_t OddInverse(uint64_t odd) {
+  uint64_t inverse = odd;  // right to 3 bits
+  for (int i = 0; i < 5; ++i) inverse *= 2 - odd * inverse;
+  return inverse;
+}
+
+}  // namespace
+
+StaticRange::StaticRange(const char* start, size_t stride, uint32_t count)
+    : base(reinterpret_cast<uintptr_t>(start)),
+      span(static_cast<uint64_t>(stride) * count),
+      shift(TrailingZeros(stride)),
+      low_mask((uint64_t{1} << shift) - 1),
+      odd_inverse(OddInverse(stride >> shift)),
+      odd_limit(UINT64_MAX / (stride >> shift)) {}
 
 FreeList::FreeList(char* base, size_t stride, uint32_t count, uint32_t overflow_limit,
                    OverflowOps overflow, uint32_t cache_capacity)
@@ -13,6 +33,7 @@ FreeList::FreeList(char* base, size_t stride, uint32_t count, uint32_t overflow_
       overflow_limit_(overflow_limit),
       overflow_(overflow),
       cache_capacity_(cache_capacity),
+      range_(base, stride, count),
       slots_(new Slot[kMaxThreadSlots]) {
   pktpool::MutexLock lock(&mu_);
   shared_.reserve(count);
@@ -204,6 +225,30 @@ PutResult FreeList::PutSlow(int slot_index, void* object) {
   slot->cache[length] = object;
   slot->length.store(length + 1, std::memory_order_relaxed);
   Bump(slot->puts);
+  SyncSlotLocked(*slot);
+  return PutResult::kReturned;
+}
+
+PutResult FreeList::PutBulkSlow(int slot_index, void* const* objects, uint32_t n) {
+  pktpool::MutexLock lock(&mu_);
+  Slot* slot = AttachSlotLocked(slot_index);
+  if (slot == nullptr) {
+    shared_.insert(shared_.end(), objects, objects + n);
+    shared_puts_.fetch_add(n, std::memory_order_relaxed);
+    return AfterPutLocked();
+  }
+  uint32_t length = slot->length.load(std::memory_order_relaxed);
+  if (length + n > cache_capacity_) {
+    // Flush down to half; what still does not fit goes to the shared list below.
+    const uint32_t keep = std::min(length, cache_capacity_ / 2);
+    shared_.insert(shared_.end(), slot->cache.get() + keep, slot->cache.get() + length);
+    length = keep;
+  }
+  const uint32_t into_cache = std::min(n, cache_capacity_ - length);
+  std::copy(objects, objects + into_cache, slot->cache.get() + length);
+  shared_.insert(shared_.end(), objects + into_cache, objects + n);
+  slot->length.store(length + into_cache, std::memory_order_relaxed);
+  Bump(slot->puts, n);
   SyncSlotLocked(*slot);
   return PutResult::kReturned;
 }

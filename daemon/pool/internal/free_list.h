@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -44,6 +45,24 @@ struct FreeListCounts {
   bool closed = false;
 };
 
+// Which addresses are static descriptors: base + i * stride for i < count. No division
+// on the per-free path: stride = 2^shift * odd, and an offset is a multiple of the odd
+// part when offset * inverse (mod 2^64) <= max / odd (Granlund and Montgomery).
+struct StaticRange {
+  StaticRange(const char* base, size_t stride, uint32_t count);
+  bool Contains(const void* object) const {
+    const uint64_t offset = reinterpret_cast<uintptr_t>(object) - base;
+    if (offset >= span || (offset & low_mask) != 0) return false;
+    return (offset >> shift) * odd_inverse <= odd_limit;
+  }
+  uintptr_t base;
+  uint64_t span;
+  uint32_t shift;
+  uint64_t low_mask;
+  uint64_t odd_inverse;
+  uint64_t odd_limit;
+};
+
 // Outcome of returning a descriptor.
 enum class PutResult : uint8_t {
   kReturned,  // back in the list (or released, if it was an overflow descriptor)
@@ -70,14 +89,17 @@ class FreeList {
   inline bool GetBulk(void** out, uint32_t n);
 
   // True when `object` is one of the static descriptors (address check only).
-  bool IsStatic(const void* object) const {
-    auto p = reinterpret_cast<const char*>(object);
-    return p >= base_ && p < base_ + stride_ * count_ &&
-           static_cast<size_t>(p - base_) % stride_ == 0;
-  }
+  bool IsStatic(const void* object) const { return range_.Contains(object); }
+
+  // The static descriptors' address range, to copy into a local in a loop (so the
+  // compiler keeps it in registers across stores to descriptors).
+  StaticRange static_range() const { return range_; }
 
   // Returns a static descriptor (the caller has checked IsStatic and its state).
   inline PutResult PutStatic(void* object);
+
+  // Returns n static descriptors at once (the caller has checked each one).
+  inline PutResult PutStaticBulk(void* const* objects, uint32_t n);
 
   // Returns an overflow descriptor: released to system memory, or kForeign when it is
   // not a live overflow descriptor of this list. Never reads `object` unless it is live.
@@ -107,6 +129,10 @@ class FreeList {
     std::unique_ptr<void*[]> cache;       // allocated on first use, under mu_
   };
 
+  // An inline copy: bulk sizes are small (32), where a libc memcpy call costs more.
+  static void CopyPointers(void** __restrict to, void* const* __restrict from, uint32_t n) {
+    for (uint32_t i = 0; i < n; ++i) to[i] = from[i];
+  }
   static void Bump(std::atomic<uint64_t>& counter, uint64_t n = 1) {
     counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
@@ -123,6 +149,7 @@ class FreeList {
   void* GetSlow(int slot_index);
   bool GetBulkSlow(int slot_index, void** out, uint32_t n);
   PutResult PutSlow(int slot_index, void* object);
+  PutResult PutBulkSlow(int slot_index, void* const* objects, uint32_t n);
   void* TakeSharedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StealCachesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Slot* AttachSlotLocked(int slot_index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -136,6 +163,7 @@ class FreeList {
   const uint32_t overflow_limit_;
   const OverflowOps overflow_;
   const uint32_t cache_capacity_;
+  const StaticRange range_;
 
   std::atomic<unsigned> intrusion_{0};  // > 0: owners must take the locked path
   std::atomic<uint32_t> high_watermark_{0};
@@ -186,7 +214,7 @@ inline bool FreeList::GetBulk(void** out, uint32_t n) {
     return GetBulkSlow(index, out, n);
   }
   const uint32_t rest = length - n;
-  for (uint32_t i = 0; i < n; ++i) out[i] = slot.cache[rest + i];
+  CopyPointers(out, slot.cache.get() + rest, n);
   slot.length.store(rest, std::memory_order_relaxed);
   Bump(slot.gets, n);
   NoteInUse(slot);
@@ -207,6 +235,23 @@ inline PutResult FreeList::PutStatic(void* object) {
   slot.cache[length] = object;
   slot.length.store(length + 1, std::memory_order_relaxed);
   Bump(slot.puts);
+  slot.busy.store(0, std::memory_order_release);
+  return PutResult::kReturned;
+}
+
+inline PutResult FreeList::PutStaticBulk(void* const* objects, uint32_t n) {
+  const int index = CurrentThreadSlot();
+  if (index < 0 || cache_capacity_ == 0) return PutBulkSlow(index, objects, n);
+  Slot& slot = slots_[index];
+  SetBusy(slot.busy);
+  const uint32_t length = slot.length.load(std::memory_order_relaxed);
+  if (intrusion_.load(std::memory_order_seq_cst) != 0 || length + n > slot.limit) {
+    slot.busy.store(0, std::memory_order_release);
+    return PutBulkSlow(index, objects, n);
+  }
+  CopyPointers(slot.cache.get() + length, objects, n);
+  slot.length.store(length + n, std::memory_order_relaxed);
+  Bump(slot.puts, n);
   slot.busy.store(0, std::memory_order_release);
   return PutResult::kReturned;
 }

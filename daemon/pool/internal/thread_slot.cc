@@ -12,8 +12,6 @@
 namespace pktpool::pool::internal {
 namespace {
 
-std::atomic<bool> g_asymmetric{false};
-
 bool RegisterMembarrier() {
 #if defined(__SANITIZE_THREAD__)
   return false;  // TSan cannot see membarrier's ordering; use seq_cst stores instead.
@@ -29,7 +27,7 @@ class SlotRegistry {
   int Acquire() {
     std::lock_guard<std::mutex> lock(mu_);
     if (!barrier_decided_) {
-      g_asymmetric.store(RegisterMembarrier(), std::memory_order_relaxed);
+      g_asymmetric_barrier.store(RegisterMembarrier(), std::memory_order_relaxed);
       barrier_decided_ = true;
     }
     for (int i = 0; i < kMaxThreadSlots; ++i) {
@@ -72,8 +70,6 @@ int AcquireThreadSlot() {
   if (tls_thread_slot == -2) tls_thread_slot = holder.slot;
   return tls_thread_slot;
 }
-
-bool AsymmetricBarrierAvailable() { return g_asymmetric.load(std::memory_order_relaxed); }
 
 void HeavyBarrier() {
   if (AsymmetricBarrierAvailable()) {

@@ -18,9 +18,14 @@ inline int CurrentThreadSlot() {
   return slot != -2 ? slot : AcquireThreadSlot();
 }
 
+// Set once, before the first thread slot is handed out; read on every fast path.
+inline std::atomic<bool> g_asymmetric_barrier{false};
+
 // True when HeavyBarrier() is a real process-wide barrier (membarrier), so the owner
 // side of a cache only needs a compiler barrier. Fixed before the first slot is given.
-bool AsymmetricBarrierAvailable();
+inline bool AsymmetricBarrierAvailable() {
+  return g_asymmetric_barrier.load(std::memory_order_relaxed);
+}
 
 // Makes every thread of this process pass a full memory barrier (membarrier
 // PRIVATE_EXPEDITED). Costs microseconds: only for rare events (steal, close).

@@ -262,7 +262,7 @@ TEST(PacketPool, AllocateGivesFreshOobAndEmptyChain) {
   ASSERT_EQ(pool->Allocate(&q), Status::kSuccess);
   ASSERT_EQ(p, q);
   EXPECT_EQ(q->first_buffer(), nullptr);
-  EXPECT_EQ(q->oob().timestamp, absl::InfinitePast());
+  EXPECT_EQ(q->oob().timestamp, absl::UnixEpoch());
   EXPECT_EQ(q->oob().original_length, 0u);
   EXPECT_EQ(q->oob().interface_index, 0);
   EXPECT_EQ(q->oob().send_status, Status::kSuccess);
@@ -391,6 +391,43 @@ TEST(PacketPool, FreeBulkReportsForeignButFreesTheRest) {
   EXPECT_EQ(pool->Stats().in_use, 0u);
   EXPECT_EQ(other->Stats().in_use, 1u);
   other->Free(theirs);
+}
+
+TEST(PacketPool, FreeBulkWithAPacketListedTwiceFreesItOnce) {
+  auto pool = MakePool(64);
+  Packet* packets[3];
+  ASSERT_EQ(pool->AllocateBulk(packets, 3), Status::kSuccess);
+  Packet* batch[4] = {packets[0], packets[1], packets[0], packets[2]};
+  EXPECT_EQ(pool->FreeBulk(batch, 4), Status::kInvalidPacket);
+  PoolStats stats = pool->Stats();
+  EXPECT_EQ(stats.frees, 3u);
+  EXPECT_EQ(stats.in_use, 0u);
+  // 64 distinct descriptors still come out, no more.
+  std::set<Packet*> seen;
+  std::vector<Packet*> all;
+  Packet* p = nullptr;
+  while (pool->Allocate(&p) == Status::kSuccess) {
+    seen.insert(p);
+    all.push_back(p);
+  }
+  EXPECT_EQ(seen.size(), 64u);
+  EXPECT_EQ(all.size(), 64u);
+  pool->FreeBulk(all.data(), static_cast<uint32_t>(all.size()));
+}
+
+TEST(PacketPool, FreeBulkOfTheLastPacketsDrainsAClosedPool) {
+  TaggedMemory memory;
+  auto pool = MakePool(256, 0, &memory);
+  std::vector<Packet*> packets(200);
+  for (uint32_t i = 0; i < 200; i += 40) {
+    ASSERT_EQ(pool->AllocateBulk(&packets[i], 40), Status::kSuccess);
+  }
+  PacketPool* raw = pool.get();
+  pool.reset();
+  EXPECT_EQ(raw->FreeBulk(packets.data(), 100), Status::kSuccess);
+  EXPECT_EQ(memory.Usage(MemoryTag("PKPL")).blocks_outstanding, 1u);
+  EXPECT_EQ(raw->FreeBulk(&packets[100], 100), Status::kSuccess);
+  EXPECT_EQ(memory.Usage(MemoryTag("PKPL")).blocks_outstanding, 0u);
 }
 
 TEST(PacketPool, StatsCountAllocationsFreesAndHighWatermark) {
