@@ -10,7 +10,7 @@ packages=(
   # control plane: gRPC 1.51, Protobuf 3.21, Abseil 20220623
   libgrpc++-dev libgrpc-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libabsl-dev
   # capture
-  libpcap-dev tcpdump
+  libpcap-dev tcpdump tcpreplay
   # service integration
   libsystemd-dev
   # tests and benchmarks

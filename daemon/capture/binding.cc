@@ -1,0 +1,564 @@
+#include "daemon/capture/binding.h"
+
+#include <net/if.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace pktpool::capture {
+namespace {
+
+constexpr uint32_t kStopEvent = 0;
+constexpr uint32_t kCaptureEvent = 1;
+constexpr int kMaxDispatchRounds = 64;  // per wake-up, so Close is never starved
+
+// The interface's MTU, or 1500 when it cannot be read.
+uint32_t InterfaceMtu(const std::string& name) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 1500;
+  ifreq request{};
+  std::strncpy(request.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  const int got = ioctl(fd, SIOCGIFMTU, &request);
+  close(fd);
+  return got == 0 && request.ifr_mtu > 0 ? static_cast<uint32_t>(request.ifr_mtu) : 1500;
+}
+
+absl::Status ValidateOptions(const BindingOptions& options) {
+  if (options.snaplen < 64 || options.snaplen > 262144) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("snaplen must be 64 to 262144 bytes, not ", options.snaplen));
+  }
+  if (options.pcap_buffer_bytes < (1u << 16)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "pcap_buffer_bytes must be at least 65536, not ", options.pcap_buffer_bytes));
+  }
+  if (options.pcap_timeout < absl::ZeroDuration() || options.pcap_timeout > absl::Seconds(10)) {
+    return absl::InvalidArgumentError("pcap_timeout must be 0 to 10 s");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string_view BindingStateName(BindingState state) {
+  switch (state) {
+    case BindingState::kBinding: return "BINDING";
+    case BindingState::kUp: return "UP";
+    case BindingState::kDown: return "DOWN";
+    case BindingState::kUnbinding: return "UNBINDING";
+  }
+  return "UNKNOWN";
+}
+
+std::string_view SendErrorName(SendError error) {
+  switch (error) {
+    case SendError::kNone: return "sent";
+    case SendError::kResources: return "resources";
+    case SendError::kEmptyFrame: return "empty_frame";
+    case SendError::kFrameTooLarge: return "frame_too_large";
+    case SendError::kBindingDown: return "binding_down";
+    case SendError::kInjectFailed: return "inject_failed";
+    case SendError::kClosed: return "closed";
+  }
+  return "unknown";
+}
+
+struct Binding::SendBatch {
+  Mutex mu;
+  std::condition_variable_any done;
+  uint32_t pending ABSL_GUARDED_BY(mu) = 0;
+  std::vector<FrameResult>* results = nullptr;
+};
+
+absl::StatusOr<std::unique_ptr<Binding>> Binding::Open(const std::string& interface,
+                                                       const BindingOptions& options) {
+  if (absl::Status valid = ValidateOptions(options); !valid.ok()) return valid;
+  std::unique_ptr<Binding> binding(new Binding(interface, options));
+  if (absl::Status started = binding->Start(); !started.ok()) {
+    binding->Close();
+    return started;
+  }
+  return binding;
+}
+
+Binding::Binding(std::string interface, BindingOptions options)
+    : interface_(std::move(interface)), options_(std::move(options)) {}
+
+Binding::~Binding() { Close(); }
+
+absl::Status Binding::Start() {
+  if (absl::Status opened = OpenHandles(); !opened.ok()) return opened;
+  const uint32_t room = InterfaceMtu(interface_) + kLinkHeaderRoomBytes;
+  auto rx = RxPath::Create(&memory_, options_.rx, std::min(room, options_.snaplen),
+                           options_.rx_preallocate);
+  if (!rx.ok()) return rx.status();
+  rx_ = std::move(*rx);
+  auto tx_packets = pool::PacketPool::Create({.descriptors = options_.tx.packet_descriptors,
+                                              .overflow_descriptors = options_.tx.packet_overflow,
+                                              .tag = pool::MemoryTag("TXPK"),
+                                              .direction = pool::PoolDirection::kTx,
+                                              .memory = &memory_});
+  if (!tx_packets.ok()) return tx_packets.status();
+  tx_packets_ = std::move(*tx_packets);
+  auto tx_buffers = BufferSlab::Create(&memory_, options_.tx.buffer_count, options_.tx.buffer_size,
+                                       pool::MemoryTag("TXBF"), pool::MemoryTag("TXBD"),
+                                       pool::PoolDirection::kTx);
+  if (!tx_buffers.ok()) return tx_buffers.status();
+  tx_buffers_ = std::move(*tx_buffers);
+
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (epoll_fd_ < 0 || stop_fd_ < 0) {
+    return absl::InternalError(absl::StrCat("epoll/eventfd: ", std::strerror(errno)));
+  }
+  epoll_event stop{};
+  stop.events = EPOLLIN;
+  stop.data.u32 = kStopEvent;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, stop_fd_, &stop);
+  epoll_event capture{};
+  capture.events = EPOLLIN;
+  capture.data.u32 = kCaptureEvent;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, capture_->selectable_fd(), &capture);
+
+  state_.store(BindingState::kUp, std::memory_order_release);
+  rx_thread_ = std::thread([this] { RxLoop(); });
+  tx_thread_ = std::thread([this] { TxLoop(); });
+  return absl::OkStatus();
+}
+
+absl::Status Binding::OpenHandles() {
+  auto capture = PcapHandle::OpenCapture(interface_, options_);
+  if (!capture.ok()) return capture.status();
+  auto inject = PcapHandle::OpenInject(interface_);
+  if (!inject.ok()) return inject.status();
+  capture_ = std::move(*capture);
+  {
+    MutexLock lock(&io_mu_);
+    inject_ = std::move(*inject);
+  }
+  interface_index_.store(static_cast<int32_t>(if_nametoindex(interface_.c_str())),
+                         std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
+void Binding::PublishPcapCounters() {
+  PcapCounters now = pcap_closed_;
+  if (capture_) {
+    PcapCounters current = capture_->Counters();
+    now.received += current.received;
+    now.dropped += current.dropped;
+    now.interface_dropped += current.interface_dropped;
+  }
+  pcap_received_.store(now.received, std::memory_order_relaxed);
+  pcap_dropped_.store(now.dropped, std::memory_order_relaxed);
+  pcap_if_dropped_.store(now.interface_dropped, std::memory_order_relaxed);
+}
+
+// ---- receive ----------------------------------------------------------------------
+
+void Binding::OnFrame(u_char* self, const pcap_pkthdr* header, const u_char* data) {
+  reinterpret_cast<Binding*>(self)->Receive(header, data);
+}
+
+void Binding::Receive(const pcap_pkthdr* header, const uint8_t* data) {
+  // Nanosecond precision was asked for at open: tv_usec holds nanoseconds.
+  const absl::Time timestamp = absl::FromUnixSeconds(header->ts.tv_sec) +
+                               absl::Nanoseconds(header->ts.tv_usec);
+  pool::Packet* packet = rx_->Fill(data, header->caplen, timestamp, header->len,
+                                   interface_index_.load(std::memory_order_relaxed));
+  if (packet == nullptr) {
+    rx_resource_drops_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  rx_frames_.fetch_add(1, std::memory_order_relaxed);
+  rx_bytes_.fetch_add(header->len, std::memory_order_relaxed);
+  RxFrame frame = RxFrame::Adopt(packet);
+  for (const auto& subscriber : rx_subscribers_) subscriber->Offer(frame);
+  // `frame` goes out of scope: with no subscriber holding it, the packet is back now.
+}
+
+void Binding::GoDown(const std::string& why) {
+  if (capture_) {
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, capture_->selectable_fd(), nullptr);
+    PublishPcapCounters();
+    pcap_closed_ = {pcap_received_.load(), pcap_dropped_.load(), pcap_if_dropped_.load()};
+    capture_.reset();
+  }
+  {
+    MutexLock lock(&io_mu_);
+    inject_.reset();
+  }
+  state_.store(BindingState::kDown, std::memory_order_release);
+  down_events_.fetch_add(1, std::memory_order_relaxed);
+  std::fprintf(stderr, "<4>pktpool: binding %s is DOWN: %s\n", interface_.c_str(), why.c_str());
+}
+
+void Binding::TryUp() {
+  if (if_nametoindex(interface_.c_str()) == 0) return;
+  if (!OpenHandles().ok()) return;  // not ready yet (e.g. still down): try again later
+  epoll_event capture{};
+  capture.events = EPOLLIN;
+  capture.data.u32 = kCaptureEvent;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, capture_->selectable_fd(), &capture);
+  state_.store(BindingState::kUp, std::memory_order_release);
+  std::fprintf(stderr, "<5>pktpool: binding %s is UP again\n", interface_.c_str());
+}
+
+bool Binding::InterfaceChanged() const {
+  const unsigned index = if_nametoindex(interface_.c_str());
+  return index == 0 || static_cast<int32_t>(index) != interface_index_.load();
+}
+
+void Binding::RxLoop() {
+  const int poll_ms = static_cast<int>(absl::ToInt64Milliseconds(kInterfacePollInterval));
+  absl::Time next_check = absl::Now() + kInterfacePollInterval;
+  while (true) {
+    epoll_event events[4];
+    const int ready = epoll_wait(epoll_fd_, events, 4, poll_ms);
+    bool stop = false;
+    for (int i = 0; i < ready; ++i) stop |= events[i].data.u32 == kStopEvent;
+    if (stop) break;
+    const uint64_t version = subscribers_version_.load(std::memory_order_acquire);
+    if (version != rx_subscribers_version_) {
+      MutexLock lock(&subscribers_mu_);
+      rx_subscribers_ = subscribers_;
+      rx_subscribers_version_ = subscribers_version_.load(std::memory_order_relaxed);
+    }
+    if (state() == BindingState::kUp) {
+      for (int round = 0; round < kMaxDispatchRounds; ++round) {
+        const int got = capture_->Dispatch(-1, &Binding::OnFrame, reinterpret_cast<u_char*>(this));
+        if (got < 0) {
+          GoDown(capture_->error());
+          break;
+        }
+        if (got == 0) break;
+      }
+    }
+    if (absl::Now() >= next_check) {
+      next_check = absl::Now() + kInterfacePollInterval;
+      if (state() == BindingState::kUp) {
+        PublishPcapCounters();
+        if (InterfaceChanged()) GoDown("the interface was deleted or replaced");
+      } else if (state() == BindingState::kDown) {
+        TryUp();
+      }
+    }
+  }
+  PublishPcapCounters();
+  rx_subscribers_.clear();
+}
+
+// ---- send -------------------------------------------------------------------------
+
+pool::Packet* Binding::BuildTxPacket(std::span<const uint8_t> frame, absl::Time deadline) {
+  const uint32_t buffers_needed =
+      static_cast<uint32_t>((frame.size() + tx_buffers_->buffer_size() - 1) / tx_buffers_->buffer_size());
+  while (true) {
+    uint64_t generation;
+    {
+      MutexLock lock(&tx_free_mu_);
+      generation = tx_free_generation_;
+    }
+    pool::Packet* packet = nullptr;
+    if (tx_packets_->Allocate(&packet) == pool::Status::kSuccess) {
+      uint32_t chained = 0;
+      for (; chained < buffers_needed; ++chained) {
+        pool::Buffer* buffer = tx_buffers_->Acquire();
+        if (buffer == nullptr) break;
+        pool::ChainBufferAtBack(packet, buffer);
+      }
+      if (chained == buffers_needed) {
+        // A frame larger than one buffer is split over the chain; the last buffer is
+        // length-adjusted.
+        pool::CopyIntoPacket(packet, frame);
+        return packet;
+      }
+      FreeTxPacket(packet);
+    }
+    if (closing_.load() || absl::Now() >= deadline) return nullptr;
+    std::unique_lock<Mutex> lock(tx_free_mu_);
+    tx_freed_.wait_for(lock, absl::ToChronoNanoseconds(deadline - absl::Now()),
+                       [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                         return tx_free_generation_ != generation || closing_.load();
+                       });
+  }
+}
+
+void Binding::FreeTxPacket(pool::Packet* packet) {
+  while (pool::Buffer* buffer = pool::UnchainBufferAtFront(packet)) tx_buffers_->Release(buffer);
+  pool::ReinitializePacket(packet);
+  pool::FreePacket(packet);
+  {
+    MutexLock lock(&tx_free_mu_);
+    ++tx_free_generation_;
+  }
+  tx_freed_.notify_all();
+}
+
+std::vector<FrameResult> Binding::Send(std::span<const std::span<const uint8_t>> frames,
+                                       const SendOptions& options) {
+  std::vector<FrameResult> results(frames.size());
+  {
+    MutexLock lock(&senders_mu_);
+    if (closing_.load()) {
+      for (auto& r : results) r.error = SendError::kClosed;
+      tx_failures_[static_cast<int>(SendError::kClosed)].fetch_add(frames.size());
+      return results;
+    }
+    ++active_senders_;
+  }
+  SendBatch batch;
+  batch.results = &results;
+  const absl::Duration interval = options.frames_per_second > 0
+                                      ? absl::Seconds(1.0 / options.frames_per_second)
+                                      : absl::ZeroDuration();
+  const absl::Time deadline = absl::Now() + options.wait_for_resources;
+  auto fail = [&](uint32_t index, SendError error) {
+    tx_failures_[static_cast<int>(error)].fetch_add(1, std::memory_order_relaxed);
+    MutexLock lock(&batch.mu);
+    if (results[index].error == SendError::kNone) results[index].error = error;
+  };
+  const uint32_t repeat = std::max<uint32_t>(options.repeat, 1);
+  for (uint32_t round = 0; round < repeat; ++round) {
+    for (uint32_t i = 0; i < frames.size(); ++i) {
+      const auto frame = frames[i];
+      if (frame.empty()) {
+        fail(i, SendError::kEmptyFrame);
+        continue;
+      }
+      if (frame.size() > kMaxFrameBytes ||
+          frame.size() > static_cast<size_t>(tx_buffers_->buffer_size()) * options_.tx.buffer_count) {
+        fail(i, SendError::kFrameTooLarge);
+        continue;
+      }
+      if (state() != BindingState::kUp) {
+        fail(i, closing_.load() ? SendError::kClosed : SendError::kBindingDown);
+        continue;
+      }
+      pool::Packet* packet = BuildTxPacket(frame, deadline);
+      if (packet == nullptr) {
+        fail(i, closing_.load() ? SendError::kClosed : SendError::kResources);
+        continue;
+      }
+      {
+        MutexLock lock(&batch.mu);
+        ++batch.pending;
+      }
+      bool queued = false;
+      {
+        MutexLock lock(&tx_mu_);
+        if (!tx_stop_) {
+          tx_queue_.push_back({packet, &batch, i, interval});
+          tx_queue_depth_.fetch_add(1, std::memory_order_relaxed);
+          queued = true;
+        }
+      }
+      if (queued) {
+        tx_ready_.notify_one();
+      } else {
+        Complete({packet, &batch, i, interval}, SendError::kClosed, "");
+      }
+    }
+  }
+  {
+    std::unique_lock<Mutex> lock(batch.mu);
+    batch.done.wait(lock, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return batch.pending == 0; });
+  }
+  {
+    MutexLock lock(&senders_mu_);
+    --active_senders_;
+  }
+  senders_left_.notify_all();
+  return results;
+}
+
+SendError Binding::InjectOne(pool::Packet* packet, std::string* detail) {
+  const pool::PacketInfo info = pool::QueryPacket(*packet);
+  std::span<const uint8_t> bytes;
+  if (info.buffer_count == 1) {
+    bytes = {info.first_buffer->address(), info.first_buffer->length()};
+  } else {
+    tx_scratch_.resize(info.total_length);
+    pool::CopyOutOfPacket(*packet, tx_scratch_);
+    bytes = tx_scratch_;
+  }
+  MutexLock lock(&io_mu_);
+  if (!inject_) return SendError::kBindingDown;
+  if (inject_->Inject(bytes) < 0) {
+    *detail = inject_->error();
+    return InterfaceChanged() ? SendError::kBindingDown : SendError::kInjectFailed;
+  }
+  tx_frames_.fetch_add(1, std::memory_order_relaxed);
+  tx_bytes_.fetch_add(bytes.size(), std::memory_order_relaxed);
+  return SendError::kNone;
+}
+
+void Binding::Complete(const TxItem& item, SendError error, std::string detail) {
+  // ProtocolSendComplete: the status goes into the packet's OOB data, then the packet
+  // and its buffers are reinitialized and returned.
+  item.packet->oob().send_status =
+      error == SendError::kNone ? pool::Status::kSuccess : pool::Status::kFailure;
+  FreeTxPacket(item.packet);
+  if (error != SendError::kNone) {
+    tx_failures_[static_cast<int>(error)].fetch_add(1, std::memory_order_relaxed);
+  }
+  bool last = false;
+  {
+    MutexLock lock(&item.batch->mu);
+    FrameResult& result = (*item.batch->results)[item.index];
+    if (error == SendError::kNone) {
+      ++result.sent;
+    } else if (result.error == SendError::kNone) {
+      result.error = error;
+      result.detail = std::move(detail);
+    }
+    last = --item.batch->pending == 0;
+  }
+  if (last) item.batch->done.notify_all();
+}
+
+void Binding::TxLoop() {
+  absl::Time next_due = absl::InfinitePast();
+  while (true) {
+    TxItem item;
+    {
+      std::unique_lock<Mutex> lock(tx_mu_);
+      tx_ready_.wait(lock, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return tx_stop_ || !tx_queue_.empty();
+      });
+      if (tx_queue_.empty()) break;  // stopping, and everything queued is done
+      item = tx_queue_.front();
+      tx_queue_.pop_front();
+    }
+    tx_queue_depth_.fetch_sub(1, std::memory_order_relaxed);
+    if (item.interval > absl::ZeroDuration()) {
+      const absl::Time now = absl::Now();
+      if (next_due > now) absl::SleepFor(next_due - now);
+      next_due = std::max(now, next_due) + item.interval;
+    }
+    std::string detail;
+    const SendError error = InjectOne(item.packet, &detail);
+    Complete(item, error, std::move(detail));
+  }
+}
+
+// ---- subscribers, stats, close ------------------------------------------------------
+
+std::shared_ptr<CaptureSubscriber> Binding::Subscribe(std::string name, uint32_t queue_capacity) {
+  auto subscriber = std::make_shared<CaptureSubscriber>(std::move(name), queue_capacity);
+  if (closing_.load()) {
+    subscriber->Close();
+    return subscriber;
+  }
+  MutexLock lock(&subscribers_mu_);
+  subscribers_.push_back(subscriber);
+  subscribers_version_.fetch_add(1, std::memory_order_release);
+  return subscriber;
+}
+
+void Binding::Unsubscribe(const std::shared_ptr<CaptureSubscriber>& subscriber) {
+  {
+    MutexLock lock(&subscribers_mu_);
+    std::erase(subscribers_, subscriber);
+    subscribers_version_.fetch_add(1, std::memory_order_release);
+  }
+  subscriber->Close();
+}
+
+BindingStats Binding::Stats() const {
+  BindingStats stats;
+  stats.interface = interface_;
+  stats.state = state();
+  stats.interface_index = interface_index_.load(std::memory_order_relaxed);
+  stats.rx_frames = rx_frames_.load(std::memory_order_relaxed);
+  stats.rx_bytes = rx_bytes_.load(std::memory_order_relaxed);
+  stats.rx_resource_drops = rx_resource_drops_.load(std::memory_order_relaxed);
+  stats.tx_frames = tx_frames_.load(std::memory_order_relaxed);
+  stats.tx_bytes = tx_bytes_.load(std::memory_order_relaxed);
+  for (int i = 0; i < kSendErrorCount; ++i) {
+    stats.tx_failures[i] = tx_failures_[i].load(std::memory_order_relaxed);
+  }
+  stats.tx_queue_depth = tx_queue_depth_.load(std::memory_order_relaxed);
+  stats.down_events = down_events_.load(std::memory_order_relaxed);
+  stats.pcap = {pcap_received_.load(), pcap_dropped_.load(), pcap_if_dropped_.load()};
+  {
+    auto* self = const_cast<Binding*>(this);
+    MutexLock lock(&self->subscribers_mu_);
+    for (const auto& s : subscribers_) stats.subscribers.push_back(s->Stats());
+  }
+  if (rx_) {
+    stats.rx_packets = rx_->PacketStats();
+    stats.rx_buffers = rx_->BufferStats();
+  }
+  if (tx_packets_) stats.tx_packets = tx_packets_->Stats();
+  if (tx_buffers_) stats.tx_buffers = tx_buffers_->Stats();
+  return stats;
+}
+
+void Binding::Close() {
+  {
+    MutexLock lock(&close_mu_);
+    if (closed_) return;
+    closed_ = true;
+  }
+  state_.store(BindingState::kUnbinding, std::memory_order_release);
+  {
+    MutexLock lock(&senders_mu_);
+    closing_.store(true);
+  }
+  // Senders waiting for tx resources give up; queued frames are still injected (or
+  // fail explicitly) by the transmit thread before it stops.
+  tx_freed_.notify_all();
+  {
+    MutexLock lock(&tx_mu_);
+    tx_stop_ = true;
+  }
+  tx_ready_.notify_all();
+  if (tx_thread_.joinable()) tx_thread_.join();
+  {
+    std::unique_lock<Mutex> lock(senders_mu_);
+    senders_left_.wait(lock, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return active_senders_ == 0; });
+  }
+  std::vector<std::shared_ptr<CaptureSubscriber>> subscribers;
+  {
+    MutexLock lock(&subscribers_mu_);
+    subscribers.swap(subscribers_);
+    subscribers_version_.fetch_add(1, std::memory_order_release);
+  }
+  for (const auto& s : subscribers) s->Close();
+  if (stop_fd_ >= 0) {
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t written = write(stop_fd_, &one, sizeof(one));
+  }
+  if (rx_thread_.joinable()) rx_thread_.join();
+  if (rx_ && !rx_->WaitForFrames(absl::Seconds(10))) {
+    // Someone still holds frames: keep the receive pools alive rather than free memory
+    // that is still referenced.
+    std::fprintf(stderr, "<3>pktpool: binding %s closed with %lld frames still held\n",
+                 interface_.c_str(), static_cast<long long>(rx_->frames_out()));
+    rx_.release();
+  }
+  rx_.reset();
+  tx_packets_.reset();
+  tx_buffers_.reset();
+  capture_.reset();
+  {
+    MutexLock lock(&io_mu_);
+    inject_.reset();
+  }
+  if (epoll_fd_ >= 0) close(epoll_fd_);
+  if (stop_fd_ >= 0) close(stop_fd_);
+  epoll_fd_ = stop_fd_ = -1;
+}
+
+}  // namespace pktpool::capture

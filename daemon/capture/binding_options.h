@@ -1,0 +1,52 @@
+// Options of a binding and their defaults: the one place the capture layer's limits live.
+#ifndef PKTPOOL_DAEMON_CAPTURE_BINDING_OPTIONS_H_
+#define PKTPOOL_DAEMON_CAPTURE_BINDING_OPTIONS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/time/time.h"
+
+namespace pktpool::capture {
+
+// Which frames the capture handle sees (pcap_setdirection).
+enum class Direction : uint8_t { kIn, kOut, kInOut };
+
+// Sizes of one pair of pools (packet descriptors + buffer descriptors and their memory).
+struct PoolSizes {
+  uint32_t packet_descriptors = 1024;
+  uint32_t packet_overflow = 0;
+  uint32_t buffer_count = 2048;  // buffer descriptors, each mapping buffer_size bytes
+  uint32_t buffer_size = 2048;   // bytes of tagged memory per buffer
+};
+
+// Link header room on top of the MTU for preallocated receive chains (Ethernet + VLAN).
+inline constexpr uint32_t kLinkHeaderRoomBytes = 18;
+inline constexpr uint32_t kDefaultSnaplen = 65535;
+inline constexpr uint32_t kMinBufferSize = 64;
+inline constexpr uint32_t kMaxBufferSize = 65536;
+inline constexpr uint32_t kDefaultPcapBufferBytes = 16u << 20;
+inline constexpr uint32_t kDefaultSubscriberQueue = 4096;
+// Largest frame Send accepts (an IPv4 datagram's maximum plus the link header).
+inline constexpr uint32_t kMaxFrameBytes = 65535 + kLinkHeaderRoomBytes;
+inline constexpr absl::Duration kDefaultPcapTimeout = absl::Milliseconds(2);
+// How often a DOWN binding looks for its interface again.
+inline constexpr absl::Duration kInterfacePollInterval = absl::Milliseconds(100);
+
+// How to open a binding.
+struct BindingOptions {
+  uint32_t snaplen = kDefaultSnaplen;               // bytes kept per captured frame
+  uint32_t pcap_buffer_bytes = kDefaultPcapBufferBytes;  // TPACKET_V3 ring size
+  std::string filter;                               // BPF expression; empty: everything
+  Direction direction = Direction::kIn;             // kIn: never re-capture our own sends
+  bool promiscuous = true;
+  bool immediate_mode = false;                      // off: block delivery, fewer losses
+  absl::Duration pcap_timeout = kDefaultPcapTimeout;  // block timeout when not immediate
+  PoolSizes rx;
+  PoolSizes tx;
+  uint32_t rx_preallocate = 256;  // receive packets built with their buffers at bind time
+};
+
+}  // namespace pktpool::capture
+
+#endif  // PKTPOOL_DAEMON_CAPTURE_BINDING_OPTIONS_H_

@@ -1,0 +1,49 @@
+// BufferSlab: a buffer pool plus the tagged memory its buffers map, handed out as
+// buffers that each map one fixed-size slot of that memory.
+#ifndef PKTPOOL_DAEMON_CAPTURE_BUFFER_SLAB_H_
+#define PKTPOOL_DAEMON_CAPTURE_BUFFER_SLAB_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "daemon/capture/binding_options.h"
+#include "daemon/pool/buffer_pool.h"
+#include "daemon/pool/mutex.h"
+#include "daemon/pool/tagged_memory.h"
+
+namespace pktpool::capture {
+
+// Thread-safe (one short lock per call). The slab must outlive every buffer it gave out.
+class BufferSlab {
+ public:
+  // `count` buffers of `buffer_size` bytes; the memory is charged to `memory_tag`, the
+  // descriptors to `descriptor_tag`. InvalidArgument for a zero count or size.
+  static absl::StatusOr<std::unique_ptr<BufferSlab>> Create(
+      pool::TaggedMemory* memory, uint32_t count, uint32_t buffer_size, pool::MemoryTag memory_tag,
+      pool::MemoryTag descriptor_tag, pool::PoolDirection direction);
+  ~BufferSlab();
+
+  // A buffer mapping a free slot at its full size, or null when slots or descriptors
+  // are exhausted (NDIS_STATUS_RESOURCES).
+  pool::Buffer* Acquire();
+  // Returns a buffer from Acquire (it must not be chained).
+  void Release(pool::Buffer* buffer);
+
+  uint32_t buffer_size() const { return buffer_size_; }
+  pool::PoolStats Stats() const { return pool_->Stats(); }
+
+ private:
+  BufferSlab(pool::TaggedMemory* memory, uint8_t* slab, uint32_t buffer_size,
+             pool::BufferPool::Handle pool);
+  pool::TaggedMemory* const memory_;
+  uint8_t* const slab_;
+  const uint32_t buffer_size_;
+  pool::BufferPool::Handle pool_;
+  Mutex mu_;
+  std::vector<uint8_t*> free_slots_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace pktpool::capture
+
+#endif  // PKTPOOL_DAEMON_CAPTURE_BUFFER_SLAB_H_

@@ -1,0 +1,59 @@
+#include "daemon/capture/capture_subscriber.h"
+
+#include <chrono>
+
+namespace pktpool::capture {
+
+CaptureSubscriber::CaptureSubscriber(std::string name, uint32_t capacity)
+    : name_(std::move(name)), capacity_(capacity == 0 ? 1 : capacity) {}
+
+bool CaptureSubscriber::Offer(const RxFrame& frame) {
+  {
+    MutexLock lock(&mu_);
+    if (closed_ || queue_.size() >= capacity_) {
+      ++dropped_;
+      return false;
+    }
+    queue_.push_back(frame);
+    ++delivered_;
+  }
+  ready_.notify_one();
+  return true;
+}
+
+size_t CaptureSubscriber::PopBatch(std::vector<RxFrame>* out, size_t max,
+                                   absl::Duration timeout) {
+  std::unique_lock<Mutex> lock(mu_);
+  ready_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
+                  [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return closed_ || !queue_.empty(); });
+  size_t taken = 0;
+  while (taken < max && !queue_.empty()) {
+    out->push_back(std::move(queue_.front()));
+    queue_.pop_front();
+    ++taken;
+  }
+  return taken;
+}
+
+void CaptureSubscriber::Close() {
+  std::deque<RxFrame> released;
+  {
+    MutexLock lock(&mu_);
+    closed_ = true;
+    released.swap(queue_);
+  }
+  ready_.notify_all();
+  // `released` goes out of scope here, outside the lock: frames return to their pool.
+}
+
+bool CaptureSubscriber::closed() const {
+  MutexLock lock(&mu_);
+  return closed_;
+}
+
+SubscriberStats CaptureSubscriber::Stats() const {
+  MutexLock lock(&mu_);
+  return {name_, delivered_, dropped_, static_cast<uint32_t>(queue_.size()), capacity_};
+}
+
+}  // namespace pktpool::capture

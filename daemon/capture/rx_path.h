@@ -1,0 +1,73 @@
+// RxPath: the receive side's pools. It keeps packets ready with their buffers chained
+// (preallocated at bind time, as NDIS protocols do), fills them per frame and takes
+// them back, reinitialized, when the last reference is released.
+#ifndef PKTPOOL_DAEMON_CAPTURE_RX_PATH_H_
+#define PKTPOOL_DAEMON_CAPTURE_RX_PATH_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "daemon/capture/binding_options.h"
+#include "daemon/capture/buffer_slab.h"
+#include "daemon/capture/rx_frame.h"
+#include "daemon/pool/mutex.h"
+#include "daemon/pool/packet_pool.h"
+
+namespace pktpool::capture {
+
+class RxPath {
+ public:
+  // Pools from `sizes`, chains of enough buffers for `frame_room` bytes, and
+  // `preallocate` such packets built now. ResourceExhausted when the pools cannot hold
+  // the preallocation.
+  static absl::StatusOr<std::unique_ptr<RxPath>> Create(pool::TaggedMemory* memory,
+                                                       const PoolSizes& sizes,
+                                                       uint32_t frame_room,
+                                                       uint32_t preallocate);
+  ~RxPath();  // all frames must have been released (WaitForFrames)
+
+  // Receive thread only: a ready packet holding `length` bytes of `data` with OOB
+  // stamped, or null when no packet or buffer is free (NDIS_STATUS_RESOURCES).
+  pool::Packet* Fill(const uint8_t* data, uint32_t length, absl::Time timestamp,
+                     uint32_t wire_length, int32_t interface_index);
+
+  // Any thread, from RxFrame: takes a packet back for reuse, or frees it to the pools
+  // when enough are ready.
+  void Return(pool::Packet* packet);
+
+  // Waits until every filled packet has come back; false after `timeout`.
+  bool WaitForFrames(absl::Duration timeout);
+  int64_t frames_out() const { return frames_out_.load(std::memory_order_relaxed); }
+
+  pool::PoolStats PacketStats() const { return packets_->Stats(); }
+  pool::PoolStats BufferStats() const { return buffers_->Stats(); }
+
+ private:
+  RxPath(pool::PacketPool::Handle packets, std::unique_ptr<BufferSlab> buffers,
+         uint32_t chain_length, uint32_t keep_ready);
+  pool::Packet* Build();             // a new packet with chain_length_ buffers, or null
+  void Destroy(pool::Packet* packet);  // frees buffers and packet to the pools
+  bool Extend(pool::Packet* packet, uint32_t length);  // chains buffers up to length
+
+  pool::PacketPool::Handle packets_;
+  std::unique_ptr<BufferSlab> buffers_;
+  const uint32_t chain_length_;  // buffers a ready packet holds
+  const uint32_t keep_ready_;    // ready packets kept for reuse (the preallocation)
+
+  std::vector<pool::Packet*> local_ready_;  // receive thread only
+  Mutex mu_;
+  std::vector<pool::Packet*> returned_ ABSL_GUARDED_BY(mu_);
+  std::atomic<uint32_t> ready_count_{0};
+  std::atomic<int64_t> frames_out_{0};
+  Mutex wait_mu_;
+  std::condition_variable_any all_back_;
+};
+
+}  // namespace pktpool::capture
+
+#endif  // PKTPOOL_DAEMON_CAPTURE_RX_PATH_H_

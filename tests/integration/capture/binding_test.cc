@@ -1,0 +1,382 @@
+// Bindings on real veth interfaces with real libpcap, in a namespace of the test's own.
+#include "daemon/capture/binding.h"
+
+#include <fcntl.h>
+#include <pcap/pcap.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/veth_namespace.h"
+
+extern char** environ;
+
+namespace pktpool::capture {
+namespace {
+
+using Frame = std::vector<uint8_t>;
+
+// An Ethernet frame of `size` bytes: locally administered MACs, EtherType 0x88B5 (local
+// experimental), then a sequence number and a pattern.
+Frame MakeFrame(uint32_t sequence, size_t size) {
+  Frame frame(size);
+  const uint8_t header[14] = {0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x88, 0xB5};
+  std::copy(header, header + 14, frame.begin());
+  for (size_t i = 14; i < size; ++i) frame[i] = static_cast<uint8_t>(sequence * 7 + i);
+  std::memcpy(frame.data() + 14, &sequence, sizeof(sequence));
+  return frame;
+}
+
+std::vector<std::span<const uint8_t>> Spans(const std::vector<Frame>& frames) {
+  return {frames.begin(), frames.end()};
+}
+
+// Pops from `subscriber` until `count` frames arrived or `timeout` passed.
+std::vector<Frame> Collect(CaptureSubscriber& subscriber, size_t count, absl::Duration timeout) {
+  std::vector<Frame> got;
+  const absl::Time deadline = absl::Now() + timeout;
+  std::vector<RxFrame> batch;
+  while (got.size() < count && absl::Now() < deadline) {
+    batch.clear();
+    subscriber.PopBatch(&batch, 256, absl::Milliseconds(50));
+    for (const RxFrame& f : batch) got.push_back(f.Bytes());
+  }
+  return got;
+}
+
+template <typename Predicate>
+bool WaitFor(Predicate done, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!done()) {
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return true;
+}
+
+class BindingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    PKTPOOL_REQUIRE_NET_ADMIN();
+    auto ns = testing::VethNamespace::Create();
+    ASSERT_TRUE(ns.ok()) << ns.status();
+    ns_ = std::move(*ns);
+    ASSERT_TRUE(ns_->Enter().ok());
+  }
+
+  void TearDown() override {
+    // Every pool back to its baseline once nothing holds frames.
+    for (auto& [binding, baseline] : bindings_) {
+      BindingStats now = binding->Stats();
+      EXPECT_EQ(now.rx_packets.in_use, baseline.rx_packets.in_use) << binding->interface();
+      EXPECT_EQ(now.rx_buffers.in_use, baseline.rx_buffers.in_use) << binding->interface();
+      EXPECT_EQ(now.tx_packets.in_use, 0u) << binding->interface();
+      EXPECT_EQ(now.tx_buffers.in_use, 0u) << binding->interface();
+      binding->Close();
+    }
+    bindings_.clear();
+  }
+
+  Binding* Bind(const std::string& interface, BindingOptions options = {}) {
+    auto binding = Binding::Open(interface, options);
+    EXPECT_TRUE(binding.ok()) << binding.status();
+    if (!binding.ok()) return nullptr;
+    Binding* raw = binding->get();
+    bindings_.emplace_back(std::move(*binding), raw->Stats());
+    return raw;
+  }
+
+  std::unique_ptr<testing::VethNamespace> ns_;
+  std::vector<std::pair<std::unique_ptr<Binding>, BindingStats>> bindings_;
+};
+
+// A tcpdump writing veth-b's frames to a file, started inside the namespace.
+class Tcpdump {
+ public:
+  Tcpdump(const std::string& interface, const std::string& path) : path_(path) {
+    std::vector<std::string> args = {"tcpdump", "-i", interface, "-w", path, "-U", "-Q", "in",
+                                     "-s", "0", "-B", "16384", "ether proto 0x88b5"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+    ok_ = posix_spawnp(&pid_, "tcpdump", &actions, nullptr, argv.data(), environ) == 0;
+    posix_spawn_file_actions_destroy(&actions);
+    // tcpdump creates the file once its capture is active.
+    if (ok_) WaitFor([&] { return std::filesystem::exists(path_); }, absl::Seconds(5));
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  // Waits (bounded) until the file holds `expected` frames, stops tcpdump (SIGINT, by
+  // PID) and reads what it wrote.
+  std::vector<Frame> StopAndRead(size_t expected = 0) {
+    if (!ok_) return {};
+    WaitFor([&] { return Read().size() >= expected; }, absl::Seconds(5));
+    kill(pid_, SIGINT);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    ok_ = false;
+    return Read();
+  }
+  std::vector<Frame> Read() const {
+    std::vector<Frame> frames;
+    char errbuf[PCAP_ERRBUF_SIZE];
+    pcap_t* file = pcap_open_offline(path_.c_str(), errbuf);
+    if (file == nullptr) return frames;
+    pcap_pkthdr* header;
+    const u_char* data;
+    while (pcap_next_ex(file, &header, &data) == 1) frames.emplace_back(data, data + header->caplen);
+    pcap_close(file);
+    return frames;
+  }
+  ~Tcpdump() {
+    if (ok_) StopAndRead();
+    std::filesystem::remove(path_);
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  std::string path_;
+  pid_t pid_ = -1;
+  bool ok_ = false;
+};
+
+TEST_F(BindingTest, ByteExactInOrderWithSplitFramesAndIndependentCapture) {
+  BindingOptions sender_options;
+  sender_options.tx.buffer_size = 1024;  // frames over 1024 bytes are split over two buffers
+  sender_options.tx.packet_descriptors = 256;
+  BindingOptions receiver_options;
+  receiver_options.rx.buffer_size = 512;  // received frames span up to three buffers
+  receiver_options.rx.buffer_count = 8192;
+  receiver_options.rx.packet_descriptors = 2048;
+  Binding* sender = Bind(ns_->a(), sender_options);
+  Binding* receiver = Bind(ns_->b(), receiver_options);
+  ASSERT_NE(sender, nullptr);
+  ASSERT_NE(receiver, nullptr);
+  auto subscriber = receiver->Subscribe("test", 2048);
+  Tcpdump tcpdump(ns_->b(), "/tmp/pktpool-binding-test-" + std::to_string(getpid()) + ".pcap");
+  ASSERT_TRUE(tcpdump.ok()) << "tcpdump did not start";
+
+  std::vector<Frame> frames;
+  for (uint32_t i = 0; i < 1000; ++i) frames.push_back(MakeFrame(i, 60 + i * (1514 - 60) / 999));
+  std::vector<FrameResult> results =
+      sender->Send(Spans(frames), {.wait_for_resources = absl::Seconds(5)});
+  ASSERT_EQ(results.size(), frames.size());
+  for (size_t i = 0; i < results.size(); ++i) {
+    ASSERT_EQ(results[i].error, SendError::kNone) << i << " " << results[i].detail;
+    ASSERT_EQ(results[i].sent, 1u);
+  }
+  std::vector<Frame> got = Collect(*subscriber, frames.size(), absl::Seconds(10));
+  ASSERT_EQ(got.size(), frames.size())
+      << "rx_frames " << receiver->Stats().rx_frames << " drops "
+      << receiver->Stats().rx_resource_drops << " pcap recv " << receiver->Stats().pcap.received
+      << " pcap drop " << receiver->Stats().pcap.dropped << " sub drops "
+      << receiver->Stats().subscribers[0].dropped;
+  for (size_t i = 0; i < frames.size(); ++i) ASSERT_EQ(got[i], frames[i]) << "frame " << i;
+
+  std::vector<Frame> independent = tcpdump.StopAndRead(frames.size());
+  ASSERT_EQ(independent.size(), frames.size());
+  for (size_t i = 0; i < frames.size(); ++i) ASSERT_EQ(independent[i], frames[i]) << "frame " << i;
+
+  BindingStats stats = receiver->Stats();
+  EXPECT_EQ(stats.rx_frames, 1000u);
+  EXPECT_EQ(stats.rx_resource_drops, 0u);
+  EXPECT_EQ(sender->Stats().tx_frames, 1000u);
+  receiver->Unsubscribe(subscriber);
+}
+
+TEST_F(BindingTest, ReceiveExhaustionCountsResourcesAndRecovers) {
+  BindingOptions options;
+  options.rx.packet_descriptors = 8;
+  options.rx.buffer_count = 64;
+  options.rx_preallocate = 4;
+  Binding* sender = Bind(ns_->a());
+  Binding* receiver = Bind(ns_->b(), options);
+  auto subscriber = receiver->Subscribe("holds-everything", 1000);
+  std::vector<Frame> burst;
+  for (uint32_t i = 0; i < 100; ++i) burst.push_back(MakeFrame(i, 100));
+  for (const auto& r : sender->Send(Spans(burst), {.wait_for_resources = absl::Seconds(5)})) {
+    ASSERT_EQ(r.error, SendError::kNone);
+  }
+  ASSERT_TRUE(WaitFor([&] {
+    BindingStats s = receiver->Stats();
+    return s.rx_frames + s.rx_resource_drops >= 100;
+  }, absl::Seconds(5)));
+  BindingStats stats = receiver->Stats();
+  EXPECT_EQ(stats.rx_frames, 8u);  // the pool's 8 packets, all held by the subscriber
+  EXPECT_EQ(stats.rx_resource_drops, 92u);
+  EXPECT_EQ(stats.rx_packets.in_use, 8u);
+
+  // The subscriber releases them: capture works again.
+  EXPECT_EQ(Collect(*subscriber, 8, absl::Seconds(2)).size(), 8u);
+  std::vector<Frame> more;
+  for (uint32_t i = 0; i < 5; ++i) more.push_back(MakeFrame(1000 + i, 100));
+  sender->Send(Spans(more), {.wait_for_resources = absl::Seconds(5)});
+  std::vector<Frame> got = Collect(*subscriber, 5, absl::Seconds(5));
+  ASSERT_EQ(got.size(), 5u);
+  EXPECT_EQ(got[4], more[4]);
+  receiver->Unsubscribe(subscriber);
+}
+
+TEST_F(BindingTest, SendExhaustionFailsAtOnceOrWaitsForTheDeadline) {
+  BindingOptions options;
+  options.tx.packet_descriptors = 4;
+  Binding* sender = Bind(ns_->a(), options);
+  Binding* receiver = Bind(ns_->b());
+  auto subscriber = receiver->Subscribe("count", 4096);
+  std::vector<Frame> frames;
+  for (uint32_t i = 0; i < 300; ++i) frames.push_back(MakeFrame(i, 1000));
+
+  std::vector<FrameResult> at_once = sender->Send(Spans(frames), {});
+  size_t sent = 0, resources = 0;
+  for (const auto& r : at_once) {
+    if (r.error == SendError::kNone) ++sent;
+    if (r.error == SendError::kResources) ++resources;
+  }
+  EXPECT_EQ(sent + resources, frames.size());
+  EXPECT_GT(resources, 0u) << "4 tx packets never ran out for 300 frames";
+  EXPECT_EQ(sender->Stats().tx_failures[static_cast<int>(SendError::kResources)], resources);
+  // What the sender reported as sent arrived; nothing else did.
+  EXPECT_EQ(Collect(*subscriber, sent, absl::Seconds(5)).size(), sent);
+
+  std::vector<FrameResult> waited =
+      sender->Send(Spans(frames), {.wait_for_resources = absl::Seconds(10)});
+  for (const auto& r : waited) ASSERT_EQ(r.error, SendError::kNone);
+  EXPECT_EQ(Collect(*subscriber, frames.size(), absl::Seconds(5)).size(), frames.size());
+  receiver->Unsubscribe(subscriber);
+}
+
+TEST_F(BindingTest, SlowSubscriberLosesOnlyItsOwnFrames) {
+  Binding* sender = Bind(ns_->a());
+  Binding* receiver = Bind(ns_->b());
+  auto slow = receiver->Subscribe("never-reads", 16);
+  auto reader = receiver->Subscribe("reads", 64);
+  std::vector<Frame> got;
+  std::thread consumer([&] { got = Collect(*reader, 500, absl::Seconds(10)); });
+  std::vector<Frame> frames;
+  for (uint32_t i = 0; i < 500; ++i) frames.push_back(MakeFrame(i, 200));
+  // Paced so the reader keeps up while the slow one's 16 places fill.
+  sender->Send(Spans(frames), {.wait_for_resources = absl::Seconds(5), .frames_per_second = 5000});
+  consumer.join();
+  ASSERT_EQ(got.size(), 500u);
+  for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], frames[i]);
+  BindingStats stats = receiver->Stats();
+  ASSERT_EQ(stats.subscribers.size(), 2u);
+  EXPECT_EQ(stats.subscribers[0].name, "never-reads");
+  EXPECT_EQ(stats.subscribers[0].delivered, 16u);
+  EXPECT_EQ(stats.subscribers[0].dropped, 484u);
+  EXPECT_EQ(stats.subscribers[1].dropped, 0u);
+  receiver->Unsubscribe(slow);
+  receiver->Unsubscribe(reader);
+}
+
+TEST_F(BindingTest, InterfaceDeletedGoesDownThenUpWithCountersKept) {
+  Binding* sender = Bind(ns_->a());
+  Binding* receiver = Bind(ns_->b());
+  auto subscriber = receiver->Subscribe("s", 1024);
+  std::vector<Frame> frames;
+  for (uint32_t i = 0; i < 10; ++i) frames.push_back(MakeFrame(i, 100));
+  sender->Send(Spans(frames), {.wait_for_resources = absl::Seconds(5)});
+  ASSERT_EQ(Collect(*subscriber, 10, absl::Seconds(5)).size(), 10u);
+
+  ASSERT_TRUE(ns_->DeletePair().ok());
+  ASSERT_TRUE(WaitFor([&] { return receiver->state() == BindingState::kDown; }, absl::Seconds(3)));
+  ASSERT_TRUE(WaitFor([&] { return sender->state() == BindingState::kDown; }, absl::Seconds(3)));
+  std::vector<FrameResult> down = sender->Send(Spans(frames), {});
+  EXPECT_EQ(down[0].error, SendError::kBindingDown);
+  BindingStats stats = receiver->Stats();
+  EXPECT_EQ(stats.rx_frames, 10u);  // kept
+  EXPECT_EQ(stats.down_events, 1u);
+
+  ASSERT_TRUE(ns_->CreatePair().ok());
+  ASSERT_TRUE(WaitFor([&] { return receiver->state() == BindingState::kUp; }, absl::Seconds(3)));
+  ASSERT_TRUE(WaitFor([&] { return sender->state() == BindingState::kUp; }, absl::Seconds(3)));
+  for (const auto& r : sender->Send(Spans(frames), {.wait_for_resources = absl::Seconds(5)})) {
+    ASSERT_EQ(r.error, SendError::kNone) << r.detail;
+  }
+  std::vector<Frame> got = Collect(*subscriber, 10, absl::Seconds(5));
+  ASSERT_EQ(got.size(), 10u);
+  EXPECT_EQ(got[9], frames[9]);
+  EXPECT_EQ(receiver->Stats().rx_frames, 20u);
+  receiver->Unsubscribe(subscriber);
+}
+
+TEST_F(BindingTest, OwnFramesAreNotRecapturedByDefault) {
+  Binding* sender = Bind(ns_->a());
+  Binding* receiver = Bind(ns_->b());
+  auto own = sender->Subscribe("own", 1024);
+  auto peer = receiver->Subscribe("peer", 1024);
+  std::vector<Frame> frames;
+  for (uint32_t i = 0; i < 50; ++i) frames.push_back(MakeFrame(i, 80));
+  sender->Send(Spans(frames), {.wait_for_resources = absl::Seconds(5)});
+  EXPECT_EQ(Collect(*peer, 50, absl::Seconds(5)).size(), 50u);
+  EXPECT_EQ(Collect(*own, 1, absl::Milliseconds(300)).size(), 0u);
+  EXPECT_EQ(sender->Stats().rx_frames, 0u);
+  sender->Unsubscribe(own);
+  receiver->Unsubscribe(peer);
+}
+
+TEST_F(BindingTest, BadInputsGetClearErrorsAndLoseNothing) {
+  EXPECT_EQ(Binding::Open("pktnone0", {}).status().code(), absl::StatusCode::kNotFound);
+  BindingOptions bad_filter;
+  bad_filter.filter = "this is not bpf";
+  auto filtered = Binding::Open(ns_->b(), bad_filter);
+  EXPECT_EQ(filtered.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(filtered.status().message().find("does not compile"), std::string::npos);
+  BindingOptions too_many;
+  too_many.rx.packet_descriptors = 0x10000;
+  EXPECT_EQ(Binding::Open(ns_->b(), too_many).status().code(),
+            absl::StatusCode::kResourceExhausted);
+
+  Binding* sender = Bind(ns_->a());
+  std::vector<Frame> frames = {Frame{}, MakeFrame(1, 70000), MakeFrame(2, 64)};
+  std::vector<FrameResult> results = sender->Send(Spans(frames), {});
+  EXPECT_EQ(results[0].error, SendError::kEmptyFrame);
+  EXPECT_EQ(results[1].error, SendError::kFrameTooLarge);
+  EXPECT_EQ(results[2].error, SendError::kNone);
+  EXPECT_EQ(results[2].sent, 1u);
+  // Larger than the MTU: libpcap refuses it, and the result says so.
+  std::vector<Frame> jumbo = {MakeFrame(3, 3000)};
+  FrameResult refused = sender->Send(Spans(jumbo), {})[0];
+  EXPECT_EQ(refused.error, SendError::kInjectFailed);
+  EXPECT_FALSE(refused.detail.empty());
+}
+
+TEST_F(BindingTest, RepeatAndPacingSendEveryFrameInOrder) {
+  Binding* sender = Bind(ns_->a());
+  Binding* receiver = Bind(ns_->b());
+  auto subscriber = receiver->Subscribe("s", 1024);
+  std::vector<Frame> frames = {MakeFrame(1, 64), MakeFrame(2, 64), MakeFrame(3, 64)};
+  std::vector<FrameResult> results =
+      sender->Send(Spans(frames), {.frames_per_second = 1000, .repeat = 4});
+  for (const auto& r : results) EXPECT_EQ(r.sent, 4u);
+  std::vector<Frame> got = Collect(*subscriber, 12, absl::Seconds(5));
+  ASSERT_EQ(got.size(), 12u);
+  for (size_t i = 0; i < 12; ++i) EXPECT_EQ(got[i], frames[i % 3]) << i;
+  // 12 frames at 1000/s take at least 11 intervals.
+  EXPECT_GE(got.size(), 12u);
+  receiver->Unsubscribe(subscriber);
+}
+
+TEST_F(BindingTest, CloseFailsNewSendsAndClosesSubscribers) {
+  auto binding = Binding::Open(ns_->b(), {});
+  ASSERT_TRUE(binding.ok());
+  auto subscriber = (*binding)->Subscribe("s");
+  (*binding)->Close();
+  EXPECT_TRUE(subscriber->closed());
+  EXPECT_EQ((*binding)->state(), BindingState::kUnbinding);
+  std::vector<Frame> frames = {MakeFrame(1, 64)};
+  EXPECT_EQ((*binding)->Send(Spans(frames), {})[0].error, SendError::kClosed);
+}
+
+}  // namespace
+}  // namespace pktpool::capture
