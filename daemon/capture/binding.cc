@@ -412,19 +412,17 @@ void Binding::Complete(const TxItem& item, SendError error, std::string detail) 
   if (error != SendError::kNone) {
     tx_failures_[static_cast<int>(error)].fetch_add(1, std::memory_order_relaxed);
   }
-  bool last = false;
-  {
-    MutexLock lock(&item.batch->mu);
-    FrameResult& result = (*item.batch->results)[item.index];
-    if (error == SendError::kNone) {
-      ++result.sent;
-    } else if (result.error == SendError::kNone) {
-      result.error = error;
-      result.detail = std::move(detail);
-    }
-    last = --item.batch->pending == 0;
+  MutexLock lock(&item.batch->mu);
+  FrameResult& result = (*item.batch->results)[item.index];
+  if (error == SendError::kNone) {
+    ++result.sent;
+  } else if (result.error == SendError::kNone) {
+    result.error = error;
+    result.detail = std::move(detail);
   }
-  if (last) item.batch->done.notify_all();
+  // Notified under the lock: once pending is 0 the sender may return and destroy the
+  // batch, so nothing may touch it after the lock is released.
+  if (--item.batch->pending == 0) item.batch->done.notify_all();
 }
 
 void Binding::TxLoop() {
