@@ -6,7 +6,7 @@
 #   scripts/test.sh --sanitize thread   the same in build-thread/ under ThreadSanitizer
 #   scripts/test.sh --sanitize address  the same in build-address/ under ASan + UBSan
 #   scripts/test.sh --label pool        only tests with that ctest label
-#   scripts/test.sh --target T          build only CMake target T (default: everything)
+#   scripts/test.sh --target "T1 T2"    build only these CMake targets (default: everything)
 #   scripts/test.sh --no-install        skip the package step (already installed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +38,8 @@ build_dir=build${sanitize:+-$sanitize}
 build_type=RelWithDebInfo
 [ -n "$sanitize" ] && build_type=Debug
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE="$build_type" -DPKTPOOL_SANITIZE="$sanitize"
-cmake --build "$build_dir" -j2 ${target:+--target "$target"}
+# shellcheck disable=SC2086  # a space-separated target list is meant to split
+cmake --build "$build_dir" -j2 ${target:+--target $target}
 
 ctest_args=(--test-dir "$build_dir" --output-on-failure --no-tests=error --timeout 600)
 [ -n "$label" ] && ctest_args+=(-L "$label")
