@@ -11,11 +11,6 @@ namespace {
 
 constexpr size_t kStride = (sizeof(Buffer) + 15) / 16 * 16;
 
-uint32_t CacheCapacity(uint32_t descriptors) {
-  const uint32_t capacity = std::min(kMaxThreadCacheSize, descriptors / kThreadCacheDivisor);
-  return capacity < kMinThreadCacheSize ? 0 : capacity;
-}
-
 }  // namespace
 
 absl::StatusOr<BufferPool::Handle> BufferPool::Create(const BufferPoolOptions& options) {
@@ -42,7 +37,7 @@ BufferPool::BufferPool(const BufferPoolOptions& options, char* storage)
       memory_(options.memory),
       storage_(storage),
       list_(storage, kStride, options.descriptors, /*overflow_limit=*/0, internal::OverflowOps{},
-            CacheCapacity(options.descriptors)) {
+            internal::FreeList::CacheCapacityFor(options.descriptors)) {
   for (uint32_t i = 0; i < options.descriptors; ++i) {
     auto* buffer = new (storage + i * kStride) Buffer();
     buffer->pool_ = this;

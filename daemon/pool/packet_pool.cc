@@ -14,11 +14,6 @@ constexpr size_t kDescriptorAlignment = 64;  // one cache line: no false sharing
 
 size_t RoundUp(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
-uint32_t CacheCapacity(uint32_t descriptors) {
-  const uint32_t capacity = std::min(kMaxThreadCacheSize, descriptors / kThreadCacheDivisor);
-  return capacity < kMinThreadCacheSize ? 0 : capacity;
-}
-
 void* AllocateStorage(TaggedMemory* memory, size_t bytes, MemoryTag tag) {
   if (memory != nullptr) return memory->Allocate(bytes, tag, kDescriptorAlignment);
   return ::operator new(bytes, std::align_val_t(kDescriptorAlignment), std::nothrow);
@@ -79,7 +74,7 @@ PacketPool::PacketPool(const PacketPoolOptions& options, char* storage, size_t s
       list_(storage, stride, options.descriptors, overflow,
             internal::OverflowOps{&PacketPool::CreateOverflow, &PacketPool::DestroyOverflow,
                                   this},
-            CacheCapacity(options.descriptors)) {
+            internal::FreeList::CacheCapacityFor(options.descriptors)) {
   for (uint32_t i = 0; i < options.descriptors; ++i) {
     InitDescriptor(nullptr, storage + i * stride, /*overflow=*/false);
   }

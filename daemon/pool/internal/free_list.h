@@ -11,6 +11,7 @@
 #ifndef PKTPOOL_DAEMON_POOL_INTERNAL_FREE_LIST_H_
 #define PKTPOOL_DAEMON_POOL_INTERNAL_FREE_LIST_H_
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
@@ -113,6 +114,12 @@ class FreeList {
   bool Close();
 
   FreeListCounts Counts() const;
+
+  // The per-thread cache size for a list of `descriptors` (0: uncached), from limits.h.
+  static uint32_t CacheCapacityFor(uint32_t descriptors) {
+    const uint32_t capacity = std::min(kMaxThreadCacheSize, descriptors / kThreadCacheDivisor);
+    return capacity < kMinThreadCacheSize ? 0 : capacity;
+  }
   uint32_t static_count() const { return count_; }
   uint32_t overflow_limit() const { return overflow_limit_; }
   uint32_t cache_capacity() const { return cache_capacity_; }
