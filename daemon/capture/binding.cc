@@ -5,6 +5,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,6 +22,11 @@ namespace {
 constexpr uint32_t kStopEvent = 0;
 constexpr uint32_t kCaptureEvent = 1;
 constexpr int kMaxDispatchRounds = 64;  // per wake-up, so Close is never starved
+constexpr size_t kEnqueueBatch = 32;     // frames handed to the transmit thread per lock
+constexpr size_t kCompleteBatch = 32;    // frames injected before their completion
+// Spins (yielding) before a futex sleep on the send path; see Send and TxLoop.
+constexpr absl::Duration kCompletionSpin = absl::Microseconds(200);
+constexpr absl::Duration kQueueSpin = absl::Microseconds(200);
 
 // The interface's MTU, or 1500 when it cannot be read.
 uint32_t InterfaceMtu(const std::string& name) {
@@ -182,9 +188,17 @@ void Binding::Receive(const pcap_pkthdr* header, const uint8_t* data) {
   }
   rx_frames_.fetch_add(1, std::memory_order_relaxed);
   rx_bytes_.fetch_add(header->len, std::memory_order_relaxed);
-  RxFrame frame = RxFrame::Adopt(packet);
-  for (const auto& subscriber : rx_subscribers_) subscriber->Offer(frame);
-  // `frame` goes out of scope: with no subscriber holding it, the packet is back now.
+  if (rx_subscribers_.empty()) {
+    RxFrame::Adopt(packet);  // nobody listens: the packet is back at once
+    return;
+  }
+  rx_batch_.push_back(RxFrame::Adopt(packet));
+}
+
+void Binding::DeliverBatch() {
+  // One lock per subscriber per dispatch, not per frame.
+  for (const auto& subscriber : rx_subscribers_) subscriber->OfferBatch(rx_batch_);
+  rx_batch_.clear();  // the receive thread's references go; subscribers hold theirs
 }
 
 void Binding::GoDown(const std::string& why) {
@@ -237,6 +251,7 @@ void Binding::RxLoop() {
     if (state() == BindingState::kUp) {
       for (int round = 0; round < kMaxDispatchRounds; ++round) {
         const int got = capture_->Dispatch(-1, &Binding::OnFrame, reinterpret_cast<u_char*>(this));
+        DeliverBatch();
         if (got < 0) {
           GoDown(capture_->error());
           break;
@@ -264,11 +279,7 @@ pool::Packet* Binding::BuildTxPacket(std::span<const uint8_t> frame, absl::Time 
   const uint32_t buffers_needed =
       static_cast<uint32_t>((frame.size() + tx_buffers_->buffer_size() - 1) / tx_buffers_->buffer_size());
   while (true) {
-    uint64_t generation;
-    {
-      MutexLock lock(&tx_free_mu_);
-      generation = tx_free_generation_;
-    }
+    const uint64_t generation = tx_free_generation_.load();
     pool::Packet* packet = nullptr;
     if (tx_packets_->Allocate(&packet) == pool::Status::kSuccess) {
       uint32_t chained = 0;
@@ -287,22 +298,51 @@ pool::Packet* Binding::BuildTxPacket(std::span<const uint8_t> frame, absl::Time 
     }
     if (closing_.load() || absl::Now() >= deadline) return nullptr;
     std::unique_lock<Mutex> lock(tx_free_mu_);
-    tx_freed_.wait_for(lock, absl::ToChronoNanoseconds(deadline - absl::Now()),
-                       [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                         return tx_free_generation_ != generation || closing_.load();
-                       });
+    tx_free_waiters_.fetch_add(1);  // seq_cst: pairs with NotifyTxFreed's load
+    tx_freed_.wait_for(lock, absl::ToChronoNanoseconds(deadline - absl::Now()), [&] {
+      return tx_free_generation_.load() != generation || closing_.load();
+    });
+    tx_free_waiters_.fetch_sub(1);
   }
+}
+
+void Binding::NotifyTxFreed() {
+  tx_free_generation_.fetch_add(1);  // seq_cst: pairs with the waiter's increment
+  if (tx_free_waiters_.load() == 0) return;
+  MutexLock lock(&tx_free_mu_);
+  tx_freed_.notify_all();
 }
 
 void Binding::FreeTxPacket(pool::Packet* packet) {
   while (pool::Buffer* buffer = pool::UnchainBufferAtFront(packet)) tx_buffers_->Release(buffer);
   pool::ReinitializePacket(packet);
   pool::FreePacket(packet);
+}
+
+void Binding::Enqueue(std::vector<TxItem>* items) {
+  if (items->empty()) return;
   {
-    MutexLock lock(&tx_free_mu_);
-    ++tx_free_generation_;
+    SendBatch* batch = items->front().batch;  // one Send call's items
+    MutexLock lock(&batch->mu);
+    batch->pending += static_cast<uint32_t>(items->size());
   }
-  tx_freed_.notify_all();
+  bool queued = false;
+  {
+    MutexLock lock(&tx_mu_);
+    if (!tx_stop_) {
+      tx_queue_.insert(tx_queue_.end(), items->begin(), items->end());
+      tx_queue_depth_.fetch_add(static_cast<uint32_t>(items->size()), std::memory_order_relaxed);
+      queued = true;
+    }
+  }
+  if (queued) {
+    tx_ready_.notify_one();
+  } else {
+    std::vector<SendError> errors(items->size(), SendError::kClosed);
+    std::vector<std::string> details(items->size());
+    Complete(items->data(), errors.data(), details.data(), items->size());
+  }
+  items->clear();
 }
 
 std::vector<FrameResult> Binding::Send(std::span<const std::span<const uint8_t>> frames,
@@ -329,6 +369,8 @@ std::vector<FrameResult> Binding::Send(std::span<const std::span<const uint8_t>>
     if (results[index].error == SendError::kNone) results[index].error = error;
   };
   const uint32_t repeat = std::max<uint32_t>(options.repeat, 1);
+  std::vector<TxItem> pending;  // built, not yet handed to the transmit thread
+  pending.reserve(kEnqueueBatch);
   for (uint32_t round = 0; round < repeat; ++round) {
     for (uint32_t i = 0; i < frames.size(); ++i) {
       const auto frame = frames[i];
@@ -345,33 +387,35 @@ std::vector<FrameResult> Binding::Send(std::span<const std::span<const uint8_t>>
         fail(i, closing_.load() ? SendError::kClosed : SendError::kBindingDown);
         continue;
       }
-      pool::Packet* packet = BuildTxPacket(frame, deadline);
+      // Build without waiting first; before waiting for resources, hand what is built to
+      // the transmit thread, since only it can free them.
+      pool::Packet* packet = BuildTxPacket(frame, absl::InfinitePast());
+      if (packet == nullptr && !pending.empty()) {
+        Enqueue(&pending);
+        packet = BuildTxPacket(frame, deadline);
+      } else if (packet == nullptr) {
+        packet = BuildTxPacket(frame, deadline);
+      }
       if (packet == nullptr) {
         fail(i, closing_.load() ? SendError::kClosed : SendError::kResources);
         continue;
       }
-      {
-        MutexLock lock(&batch.mu);
-        ++batch.pending;
-      }
-      bool queued = false;
-      {
-        MutexLock lock(&tx_mu_);
-        if (!tx_stop_) {
-          tx_queue_.push_back({packet, &batch, i, interval});
-          tx_queue_depth_.fetch_add(1, std::memory_order_relaxed);
-          queued = true;
-        }
-      }
-      if (queued) {
-        tx_ready_.notify_one();
-      } else {
-        Complete({packet, &batch, i, interval}, SendError::kClosed, "");
-      }
+      pending.push_back({packet, &batch, i, interval});
+      if (pending.size() >= kEnqueueBatch) Enqueue(&pending);
     }
   }
+  Enqueue(&pending);
   {
+    // A short yielding spin before sleeping: the last frames usually complete within
+    // microseconds, and a futex sleep and wake-up here would leave the transmit thread
+    // idle between one Send call and the next.
     std::unique_lock<Mutex> lock(batch.mu);
+    const absl::Time spin_until = absl::Now() + kCompletionSpin;
+    while (batch.pending != 0 && absl::Now() < spin_until) {
+      lock.unlock();
+      std::this_thread::yield();
+      lock.lock();
+    }
     batch.done.wait(lock, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return batch.pending == 0; });
   }
   {
@@ -403,50 +447,143 @@ SendError Binding::InjectOne(pool::Packet* packet, std::string* detail) {
   return SendError::kNone;
 }
 
-void Binding::Complete(const TxItem& item, SendError error, std::string detail) {
-  // ProtocolSendComplete: the status goes into the packet's OOB data, then the packet
+void Binding::Complete(const TxItem* items, const SendError* errors, std::string* details,
+                       size_t n) {
+  if (n == 0) return;
+  // ProtocolSendComplete: the status goes into each packet's OOB data, then the packet
   // and its buffers are reinitialized and returned.
-  item.packet->oob().send_status =
-      error == SendError::kNone ? pool::Status::kSuccess : pool::Status::kFailure;
-  FreeTxPacket(item.packet);
-  if (error != SendError::kNone) {
-    tx_failures_[static_cast<int>(error)].fetch_add(1, std::memory_order_relaxed);
+  for (size_t i = 0; i < n; ++i) {
+    items[i].packet->oob().send_status =
+        errors[i] == SendError::kNone ? pool::Status::kSuccess : pool::Status::kFailure;
+    FreeTxPacket(items[i].packet);
+    if (errors[i] != SendError::kNone) {
+      tx_failures_[static_cast<int>(errors[i])].fetch_add(1, std::memory_order_relaxed);
+    }
   }
-  MutexLock lock(&item.batch->mu);
-  FrameResult& result = (*item.batch->results)[item.index];
-  if (error == SendError::kNone) {
-    ++result.sent;
-  } else if (result.error == SendError::kNone) {
-    result.error = error;
-    result.detail = std::move(detail);
+  NotifyTxFreed();
+  for (size_t start = 0; start < n;) {
+    SendBatch* batch = items[start].batch;
+    MutexLock lock(&batch->mu);
+    size_t i = start;
+    for (; i < n && items[i].batch == batch; ++i) {
+      FrameResult& result = (*batch->results)[items[i].index];
+      if (errors[i] == SendError::kNone) {
+        ++result.sent;
+      } else if (result.error == SendError::kNone) {
+        result.error = errors[i];
+        result.detail = std::move(details[i]);
+      }
+    }
+    batch->pending -= static_cast<uint32_t>(i - start);
+    start = i;
+    // Notified under the lock: once pending is 0 the sender may return and destroy the
+    // batch, so nothing may touch it after the lock is released.
+    if (batch->pending == 0) batch->done.notify_all();
   }
-  // Notified under the lock: once pending is 0 the sender may return and destroy the
-  // batch, so nothing may touch it after the lock is released.
-  if (--item.batch->pending == 0) item.batch->done.notify_all();
+}
+
+void Binding::InjectBatch(const TxItem* items, size_t n, SendError* errors,
+                          std::string* details) {
+  // One iovec per buffer of each chain: a split frame is joined by the kernel.
+  constexpr size_t kMaxIov = 8;
+  mmsghdr messages[kCompleteBatch] = {};
+  iovec iov[kCompleteBatch][kMaxIov];
+  size_t start = 0;
+  while (start < n) {
+    // Messages up to the first chain too long for kMaxIov, which goes alone.
+    size_t count = 0;
+    for (; start + count < n; ++count) {
+      const TxItem& item = items[start + count];
+      size_t parts = 0;
+      for (const pool::Buffer* b = item.packet->first_buffer(); b != nullptr; b = b->next()) {
+        if (parts == kMaxIov) break;
+        iov[count][parts++] = {b->address(), b->length()};
+      }
+      if (parts == kMaxIov && pool::QueryPacket(*item.packet).buffer_count > kMaxIov) break;
+      messages[count].msg_hdr = {};
+      messages[count].msg_hdr.msg_iov = iov[count];
+      messages[count].msg_hdr.msg_iovlen = parts;
+    }
+    if (count == 0) {
+      errors[start] = InjectOne(items[start].packet, &details[start]);
+      ++start;
+      continue;
+    }
+    MutexLock lock(&io_mu_);
+    size_t done = 0;
+    while (done < count) {
+      if (!inject_) {
+        for (; done < count; ++done) errors[start + done] = SendError::kBindingDown;
+        break;
+      }
+      const int sent = inject_->InjectBatch(messages + done, static_cast<unsigned>(count - done));
+      if (sent > 0) {
+        for (int i = 0; i < sent; ++i, ++done) {
+          errors[start + done] = SendError::kNone;
+          tx_frames_.fetch_add(1, std::memory_order_relaxed);
+          tx_bytes_.fetch_add(messages[done].msg_len, std::memory_order_relaxed);
+        }
+      } else {
+        // The first remaining frame failed (e.g. EMSGSIZE): report it, go on after it.
+        details[start + done] = std::strerror(errno);
+        errors[start + done] =
+            InterfaceChanged() ? SendError::kBindingDown : SendError::kInjectFailed;
+        ++done;
+      }
+    }
+    start += count;
+  }
 }
 
 void Binding::TxLoop() {
   absl::Time next_due = absl::InfinitePast();
+  std::deque<TxItem> items;
+  TxItem group[kCompleteBatch];
+  SendError errors[kCompleteBatch];
+  std::string details[kCompleteBatch];
   while (true) {
-    TxItem item;
     {
       std::unique_lock<Mutex> lock(tx_mu_);
+      // A short spin before sleeping: a sender's next frames usually follow within
+      // microseconds.
+      const absl::Time spin_until = absl::Now() + kQueueSpin;
+      while (!tx_stop_ && tx_queue_.empty() && absl::Now() < spin_until) {
+        lock.unlock();
+        std::this_thread::yield();
+        lock.lock();
+      }
       tx_ready_.wait(lock, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
         return tx_stop_ || !tx_queue_.empty();
       });
       if (tx_queue_.empty()) break;  // stopping, and everything queued is done
-      item = tx_queue_.front();
-      tx_queue_.pop_front();
+      items.swap(tx_queue_);         // take everything queued in one lock
     }
-    tx_queue_depth_.fetch_sub(1, std::memory_order_relaxed);
-    if (item.interval > absl::ZeroDuration()) {
-      const absl::Time now = absl::Now();
-      if (next_due > now) absl::SleepFor(next_due - now);
-      next_due = std::max(now, next_due) + item.interval;
+    tx_queue_depth_.fetch_sub(static_cast<uint32_t>(items.size()), std::memory_order_relaxed);
+    while (!items.empty()) {
+      if (items.front().interval > absl::ZeroDuration()) {
+        // Paced: one frame at a time, completed at once.
+        const TxItem item = items.front();
+        items.pop_front();
+        const absl::Time now = absl::Now();
+        if (next_due > now) absl::SleepFor(next_due - now);
+        next_due = std::max(now, next_due) + item.interval;
+        details[0].clear();
+        errors[0] = InjectOne(item.packet, &details[0]);
+        Complete(&item, errors, details, 1);
+        continue;
+      }
+      // As fast as possible: up to kCompleteBatch unpaced frames in one sendmmsg.
+      size_t count = 0;
+      while (count < kCompleteBatch && !items.empty() &&
+             items.front().interval == absl::ZeroDuration()) {
+        group[count] = items.front();
+        details[count].clear();
+        items.pop_front();
+        ++count;
+      }
+      InjectBatch(group, count, errors, details);
+      Complete(group, errors, details, count);
     }
-    std::string detail;
-    const SendError error = InjectOne(item.packet, &detail);
-    Complete(item, error, std::move(detail));
   }
 }
 
@@ -490,8 +627,7 @@ BindingStats Binding::Stats() const {
   stats.down_events = down_events_.load(std::memory_order_relaxed);
   stats.pcap = {pcap_received_.load(), pcap_dropped_.load(), pcap_if_dropped_.load()};
   {
-    auto* self = const_cast<Binding*>(this);
-    MutexLock lock(&self->subscribers_mu_);
+    MutexLock lock(&subscribers_mu_);
     for (const auto& s : subscribers_) stats.subscribers.push_back(s->Stats());
   }
   if (rx_) {

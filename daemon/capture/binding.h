@@ -128,14 +128,21 @@ class Binding {
   void RxLoop();
   void TxLoop();
   void Receive(const struct pcap_pkthdr* header, const uint8_t* data);
+  void DeliverBatch();
   static void OnFrame(u_char* self, const struct pcap_pkthdr* header, const u_char* data);
   void GoDown(const std::string& why);
   void TryUp();
   bool InterfaceChanged() const;
   pool::Packet* BuildTxPacket(std::span<const uint8_t> frame, absl::Time deadline);
-  void Complete(const TxItem& item, SendError error, std::string detail);
+  // Completes items[0..n) (consecutive, often of one batch): frees their packets, records
+  // each result, wakes senders.
+  void Complete(const TxItem* items, const SendError* errors, std::string* details, size_t n);
   void FreeTxPacket(pool::Packet* packet);
+  void NotifyTxFreed();
+  void Enqueue(std::vector<TxItem>* items);
   SendError InjectOne(pool::Packet* packet, std::string* detail);
+  // Injects items[0..n) with one sendmmsg where possible; fills errors and details.
+  void InjectBatch(const TxItem* items, size_t n, SendError* errors, std::string* details);
 
   const std::string interface_;
   const BindingOptions options_;
@@ -159,19 +166,23 @@ class Binding {
   int epoll_fd_ = -1;
   int stop_fd_ = -1;  // eventfd that wakes the receive thread for Close
 
-  Mutex subscribers_mu_;
+  mutable Mutex subscribers_mu_;
   std::vector<std::shared_ptr<CaptureSubscriber>> subscribers_ ABSL_GUARDED_BY(subscribers_mu_);
   std::atomic<uint64_t> subscribers_version_{0};
   std::vector<std::shared_ptr<CaptureSubscriber>> rx_subscribers_;  // receive thread's copy
+  std::vector<RxFrame> rx_batch_;  // receive thread: frames of one dispatch, offered together
   uint64_t rx_subscribers_version_ = ~uint64_t{0};
 
   Mutex tx_mu_;
   std::condition_variable_any tx_ready_;  // the transmit thread waits for items
   std::deque<TxItem> tx_queue_ ABSL_GUARDED_BY(tx_mu_);
   bool tx_stop_ ABSL_GUARDED_BY(tx_mu_) = false;
+  // Senders waiting for tx resources. The generation moves on every free; the transmit
+  // thread takes the lock and notifies only when someone waits.
   Mutex tx_free_mu_;
-  std::condition_variable_any tx_freed_;  // senders wait for tx resources
-  uint64_t tx_free_generation_ ABSL_GUARDED_BY(tx_free_mu_) = 0;
+  std::condition_variable_any tx_freed_;
+  std::atomic<uint64_t> tx_free_generation_{0};
+  std::atomic<uint32_t> tx_free_waiters_{0};
   std::vector<uint8_t> tx_scratch_;  // transmit thread: a chained frame joined for inject
 
   std::atomic<uint64_t> rx_frames_{0}, rx_bytes_{0}, rx_resource_drops_{0};

@@ -9,12 +9,12 @@
 #include "absl/status/statusor.h"
 #include "daemon/capture/binding_options.h"
 #include "daemon/pool/buffer_pool.h"
-#include "daemon/pool/mutex.h"
 #include "daemon/pool/tagged_memory.h"
 
 namespace pktpool::capture {
 
-// Thread-safe (one short lock per call). The slab must outlive every buffer it gave out.
+// Thread-safe and lock-free on the per-buffer path. The slab must outlive every buffer
+// it gave out.
 class BufferSlab {
  public:
   // `count` buffers of `buffer_size` bytes; the memory is charged to `memory_tag`, the
@@ -26,22 +26,21 @@ class BufferSlab {
 
   // A buffer mapping a free slot at its full size, or null when slots or descriptors
   // are exhausted (NDIS_STATUS_RESOURCES).
-  pool::Buffer* Acquire();
+  pool::Buffer* Acquire() {
+    pool::Buffer* buffer = nullptr;
+    return pool_->AllocateSlot(&buffer) == pool::Status::kSuccess ? buffer : nullptr;
+  }
   // Returns a buffer from Acquire (it must not be chained).
-  void Release(pool::Buffer* buffer);
+  void Release(pool::Buffer* buffer) { pool_->Free(buffer); }
 
-  uint32_t buffer_size() const { return buffer_size_; }
+  uint32_t buffer_size() const { return pool_->slot_size(); }
   pool::PoolStats Stats() const { return pool_->Stats(); }
 
  private:
-  BufferSlab(pool::TaggedMemory* memory, uint8_t* slab, uint32_t buffer_size,
-             pool::BufferPool::Handle pool);
+  BufferSlab(pool::TaggedMemory* memory, uint8_t* slab, pool::BufferPool::Handle pool);
   pool::TaggedMemory* const memory_;
   uint8_t* const slab_;
-  const uint32_t buffer_size_;
   pool::BufferPool::Handle pool_;
-  Mutex mu_;
-  std::vector<uint8_t*> free_slots_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace pktpool::capture

@@ -8,17 +8,41 @@ CaptureSubscriber::CaptureSubscriber(std::string name, uint32_t capacity)
     : name_(std::move(name)), capacity_(capacity == 0 ? 1 : capacity) {}
 
 bool CaptureSubscriber::Offer(const RxFrame& frame) {
+  bool was_empty;
   {
     MutexLock lock(&mu_);
     if (closed_ || queue_.size() >= capacity_) {
       ++dropped_;
       return false;
     }
+    was_empty = queue_.empty();
     queue_.push_back(frame);
     ++delivered_;
   }
-  ready_.notify_one();
+  // The consumer only waits on an empty queue: waking it once per burst, not per frame,
+  // keeps a futex call off the receive thread's per-frame path.
+  if (was_empty) ready_.notify_one();
   return true;
+}
+
+size_t CaptureSubscriber::OfferBatch(std::span<const RxFrame> frames) {
+  size_t queued = 0;
+  bool was_empty;
+  {
+    MutexLock lock(&mu_);
+    was_empty = queue_.empty();
+    for (const RxFrame& frame : frames) {
+      if (closed_ || queue_.size() >= capacity_) {
+        ++dropped_;
+        continue;
+      }
+      queue_.push_back(frame);
+      ++queued;
+    }
+    delivered_ += queued;
+  }
+  if (was_empty && queued > 0) ready_.notify_one();
+  return queued;
 }
 
 size_t CaptureSubscriber::PopBatch(std::vector<RxFrame>* out, size_t max,

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,8 @@ class CaptureSubscriber {
 
   // Receive thread: queues a reference; false (counted as a drop) when full or closed.
   bool Offer(const RxFrame& frame);
+  // Receive thread: Offer for a batch under one lock; returns how many were queued.
+  size_t OfferBatch(std::span<const RxFrame> frames);
 
   // Moves up to `max` queued frames into `out`, waiting up to `timeout` for the first.
   // Returns how many; 0 on timeout, or when closed and empty (see closed()).

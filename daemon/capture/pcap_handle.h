@@ -49,6 +49,10 @@ class PcapHandle {
   int Dispatch(int max, pcap_handler callback, u_char* user);
   // pcap_inject; returns bytes sent, or -1 (see error()).
   int Inject(std::span<const uint8_t> frame);
+  // Sends messages[0..n) (one frame each, its iovecs the buffer chain) with sendmmsg on
+  // the handle's socket: one system call for many frames. Returns how many went, or
+  // -1 with errno set when the first one failed.
+  int InjectBatch(struct mmsghdr* messages, unsigned n);
   PcapCounters Counters() const;
   std::string error() const;
 

@@ -20,6 +20,7 @@ class RxPath;
 struct RxContext {
   std::atomic<int32_t> references{0};
   RxPath* path = nullptr;
+  pool::Packet* next_returned = nullptr;  // link in the path's stack of returned packets
 };
 
 // A counted reference to a received packet. Copying adds a reference; the packet goes

@@ -101,8 +101,11 @@ RxPath::RxPath(pool::PacketPool::Handle packets, std::unique_ptr<BufferSlab> buf
 
 RxPath::~RxPath() {
   for (pool::Packet* packet : local_ready_) Destroy(packet);
-  MutexLock lock(&mu_);
-  for (pool::Packet* packet : returned_) Destroy(packet);
+  for (pool::Packet* packet = returned_.exchange(nullptr); packet != nullptr;) {
+    pool::Packet* next = ContextOf(*packet)->next_returned;
+    Destroy(packet);
+    packet = next;
+  }
 }
 
 pool::Packet* RxPath::Build() {
@@ -143,8 +146,10 @@ bool RxPath::Extend(pool::Packet* packet, uint32_t length) {
 pool::Packet* RxPath::Fill(const uint8_t* data, uint32_t length, absl::Time timestamp,
                            uint32_t wire_length, int32_t interface_index) {
   if (local_ready_.empty()) {
-    MutexLock lock(&mu_);
-    local_ready_.swap(returned_);
+    for (pool::Packet* p = returned_.exchange(nullptr, std::memory_order_acquire); p != nullptr;
+         p = ContextOf(*p)->next_returned) {
+      local_ready_.push_back(p);
+    }
   }
   pool::Packet* packet = nullptr;
   if (!local_ready_.empty()) {
@@ -185,8 +190,12 @@ void RxPath::Return(pool::Packet* packet) {
       pool::ChainBufferAtBack(packet, b);
     }
     ready_count_.fetch_add(1, std::memory_order_relaxed);
-    MutexLock lock(&mu_);
-    returned_.push_back(packet);
+    RxContext* context = ContextOf(*packet);
+    context->next_returned = returned_.load(std::memory_order_relaxed);
+    while (!returned_.compare_exchange_weak(context->next_returned, packet,
+                                            std::memory_order_release,
+                                            std::memory_order_relaxed)) {
+    }
   }
   if (frames_out_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     MutexLock lock(&wait_mu_);

@@ -60,8 +60,9 @@ class RxPath {
   const uint32_t keep_ready_;    // ready packets kept for reuse (the preallocation)
 
   std::vector<pool::Packet*> local_ready_;  // receive thread only
-  Mutex mu_;
-  std::vector<pool::Packet*> returned_ ABSL_GUARDED_BY(mu_);
+  // Packets back from subscribers: a lock-free stack (push by any thread, the receive
+  // thread takes all at once, so there is no ABA), linked through RxContext.
+  std::atomic<pool::Packet*> returned_{nullptr};
   std::atomic<uint32_t> ready_count_{0};
   std::atomic<int64_t> frames_out_{0};
   Mutex wait_mu_;

@@ -19,6 +19,10 @@ absl::StatusOr<BufferPool::Handle> BufferPool::Create(const BufferPoolOptions& o
         "NDIS_STATUS_INVALID_PARAMETER: a buffer pool needs 1 to ", kMaxBufferDescriptors,
         " descriptors, not ", options.descriptors));
   }
+  if ((options.slot_memory == nullptr) != (options.slot_size == 0)) {
+    return absl::InvalidArgumentError(
+        "NDIS_STATUS_INVALID_PARAMETER: slot_memory and slot_size go together");
+  }
   const size_t bytes = kStride * options.descriptors;
   void* storage = options.memory != nullptr
                       ? options.memory->Allocate(bytes, options.tag, 64)
@@ -34,6 +38,7 @@ BufferPool::BufferPool(const BufferPoolOptions& options, char* storage)
     : tag_(options.tag),
       direction_(options.direction),
       generation_(options.generation),
+      slot_size_(options.slot_size),
       memory_(options.memory),
       storage_(storage),
       list_(storage, kStride, options.descriptors, /*overflow_limit=*/0, internal::OverflowOps{},
@@ -41,6 +46,9 @@ BufferPool::BufferPool(const BufferPoolOptions& options, char* storage)
   for (uint32_t i = 0; i < options.descriptors; ++i) {
     auto* buffer = new (storage + i * kStride) Buffer();
     buffer->pool_ = this;
+    if (options.slot_memory != nullptr) {
+      buffer->home_ = options.slot_memory + static_cast<size_t>(i) * options.slot_size;
+    }
   }
 }
 

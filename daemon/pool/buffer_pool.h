@@ -23,6 +23,10 @@ struct BufferPoolOptions {
   uint32_t generation = 0;
   // Where descriptor storage is charged; null uses untracked memory. Must outlive the pool.
   TaggedMemory* memory = nullptr;
+  // Optional backing memory of descriptors * slot_size bytes, owned by the caller and
+  // outliving the pool: descriptor i then owns slot i, and AllocateSlot maps it.
+  uint8_t* slot_memory = nullptr;
+  uint32_t slot_size = 0;
 };
 
 // Where a buffer points (NdisQueryBuffer).
@@ -52,6 +56,11 @@ class BufferPool {
   // kInvalidParameter for a null address with a length.
   inline Status Allocate(Buffer** buffer, void* address, uint32_t length);
 
+  // NdisAllocateBuffer on memory carved at pool creation: a buffer mapping its own
+  // slot of the backing memory at full slot size. kResources at the hard limit,
+  // kInvalidParameter when the pool has no backing memory. Lock-free like Allocate.
+  inline Status AllocateSlot(Buffer** buffer);
+
   // NdisCopyBuffer: a new descriptor from this pool mapping `length` bytes of `source`'s
   // mapped memory from `offset`. kInvalidParameter when the range is outside it.
   Status CopyBuffer(Buffer** buffer, const Buffer& source, uint32_t offset, uint32_t length);
@@ -65,6 +74,7 @@ class BufferPool {
   PoolStats Stats() const;
 
   uint32_t descriptors() const { return list_.static_count(); }
+  uint32_t slot_size() const { return slot_size_; }
   MemoryTag tag() const { return tag_; }
 
  private:
@@ -79,6 +89,7 @@ class BufferPool {
   const MemoryTag tag_;
   const PoolDirection direction_;
   const uint32_t generation_;
+  const uint32_t slot_size_;
   TaggedMemory* const memory_;
   char* const storage_;
   internal::FreeList list_;
@@ -104,6 +115,20 @@ inline Status BufferPool::Allocate(Buffer** buffer, void* address, uint32_t leng
   b->address_ = static_cast<uint8_t*>(address);
   b->length_ = length;
   b->mapped_length_ = length;
+  b->next_ = nullptr;
+  b->chained_ = false;
+  b->state_ = DescriptorState::kInUse;
+  *buffer = b;
+  return Status::kSuccess;
+}
+
+inline Status BufferPool::AllocateSlot(Buffer** buffer) {
+  if (slot_size_ == 0) return Status::kInvalidParameter;
+  auto* b = static_cast<Buffer*>(list_.Get());
+  if (b == nullptr) return Status::kResources;
+  b->address_ = b->home_;
+  b->length_ = slot_size_;
+  b->mapped_length_ = slot_size_;
   b->next_ = nullptr;
   b->chained_ = false;
   b->state_ = DescriptorState::kInUse;

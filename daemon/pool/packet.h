@@ -49,6 +49,7 @@ class Buffer {
   uint32_t mapped_length_ = 0;
   Buffer* next_ = nullptr;
   BufferPool* pool_ = nullptr;
+  uint8_t* home_ = nullptr;  // this descriptor's own slot of a pool's backing memory
   DescriptorState state_ = DescriptorState::kFree;
   bool chained_ = false;
 };

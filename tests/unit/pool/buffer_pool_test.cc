@@ -2,6 +2,7 @@
 #include "daemon/pool/buffer_pool.h"
 
 #include <cstdint>
+#include <set>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -215,6 +216,43 @@ TEST(BufferPool, DroppingPoolWhileBuffersOutDrains) {
   EXPECT_EQ(QueryBuffer(*b).length, 8u);  // still a valid descriptor
   EXPECT_EQ(FreeBuffer(b), Status::kSuccess);
   EXPECT_EQ(memory.Usage(MemoryTag("BFPL")).blocks_outstanding, 0u);
+}
+
+TEST(BufferPool, AllocateSlotMapsEachDescriptorsOwnSlotOfBackingMemory) {
+  std::vector<uint8_t> backing(4 * 256);
+  auto pool = BufferPool::Create(
+      {.descriptors = 4, .slot_memory = backing.data(), .slot_size = 256});
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  std::set<uint8_t*> slots;
+  Buffer* buffers[4];
+  for (auto& b : buffers) {
+    ASSERT_EQ((*pool)->AllocateSlot(&b), Status::kSuccess);
+    EXPECT_EQ(b->length(), 256u);
+    EXPECT_EQ(b->mapped_length(), 256u);
+    const ptrdiff_t offset = b->address() - backing.data();
+    EXPECT_EQ(offset % 256, 0);
+    EXPECT_LT(offset, 4 * 256);
+    slots.insert(b->address());
+  }
+  EXPECT_EQ(slots.size(), 4u);  // no two buffers share a slot
+  Buffer* extra = nullptr;
+  EXPECT_EQ((*pool)->AllocateSlot(&extra), Status::kResources);
+  // A descriptor comes back with its own slot, at full length again.
+  uint8_t* first = buffers[0]->address();
+  AdjustBufferLength(buffers[0], 10);
+  ASSERT_EQ((*pool)->Free(buffers[0]), Status::kSuccess);
+  ASSERT_EQ((*pool)->AllocateSlot(&buffers[0]), Status::kSuccess);
+  EXPECT_EQ(buffers[0]->address(), first);
+  EXPECT_EQ(buffers[0]->length(), 256u);
+  for (auto* b : buffers) (*pool)->Free(b);
+}
+
+TEST(BufferPool, AllocateSlotWithoutBackingMemoryIsInvalid) {
+  auto pool = MakePool(2);
+  Buffer* b = nullptr;
+  EXPECT_EQ(pool->AllocateSlot(&b), Status::kInvalidParameter);
+  EXPECT_EQ(BufferPool::Create({.descriptors = 2, .slot_size = 64}).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(BufferPool, StatsCountAndReportKind) {
