@@ -10,6 +10,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -140,6 +141,8 @@ class Binding {
   void FreeTxPacket(pool::Packet* packet);
   void NotifyTxFreed();
   void Enqueue(std::vector<TxItem>* items);
+  // Unpaced frames: injected and completed by the calling thread, in order.
+  void InjectNow(std::vector<TxItem>* items);
   SendError InjectOne(pool::Packet* packet, std::string* detail);
   // Injects items[0..n) with one sendmmsg where possible; fills errors and details.
   void InjectBatch(const TxItem* items, size_t n, SendError* errors, std::string* details);
@@ -156,11 +159,12 @@ class Binding {
   std::unique_ptr<BufferSlab> tx_buffers_;
 
   // libpcap handles. The capture handle belongs to the receive thread (opened by Open
-  // before the thread starts); the inject handle is used by the transmit thread under
-  // io_mu_, and the receive thread swaps both on DOWN and UP.
+  // before the thread starts). The inject handle is used by senders and the transmit
+  // thread under a shared lock of io_mu_ (sending on one packet socket from several
+  // threads is safe); the receive thread swaps it under the exclusive lock on DOWN/UP.
   std::optional<PcapHandle> capture_;
-  Mutex io_mu_;
-  std::optional<PcapHandle> inject_ ABSL_GUARDED_BY(io_mu_);
+  std::shared_mutex io_mu_;
+  std::optional<PcapHandle> inject_;
   PcapCounters pcap_closed_;  // receive thread: counters of capture handles closed
   std::atomic<uint64_t> pcap_received_{0}, pcap_dropped_{0}, pcap_if_dropped_{0};
   int epoll_fd_ = -1;
@@ -183,7 +187,6 @@ class Binding {
   std::condition_variable_any tx_freed_;
   std::atomic<uint64_t> tx_free_generation_{0};
   std::atomic<uint32_t> tx_free_waiters_{0};
-  std::vector<uint8_t> tx_scratch_;  // transmit thread: a chained frame joined for inject
 
   std::atomic<uint64_t> rx_frames_{0}, rx_bytes_{0}, rx_resource_drops_{0};
   std::atomic<uint64_t> tx_frames_{0}, tx_bytes_{0};
