@@ -18,7 +18,7 @@
 //       A batched AF_PACKET sender: sendmmsg of B frames (default 64), sequence numbers
 //       from Q (default 0).
 //   veth_throughput receive IFACE --frames N [--timeout T] [--max-seconds T] [--filter F]
-//                           [--rx-packets P]
+//                           [--rx-packets P] [--hold]
 //       Binding with a 64 MiB ring, P receive packets (default 8192; 2P buffers, P/2
 //       preallocated) and one subscriber with a 65536-frame queue whose thread pops
 //       batches and releases them; prints "ready" once bound, then counts our frames
@@ -86,7 +86,7 @@ void Usage() {
                "  veth_throughput blast IFACE --frames N --size S [--batch B] [--qdisc-bypass]"
                " [--first-sequence Q] [--max-seconds T]\n"
                "  veth_throughput receive IFACE --frames N [--timeout T] [--max-seconds T]"
-               " [--filter BPF] [--rx-packets P]\n"
+               " [--filter BPF] [--rx-packets P] [--hold]\n"
                "  veth_throughput write-pcap FILE --frames N --size S\n");
 }
 
@@ -102,6 +102,7 @@ struct Args {
   double timeout_seconds = 3;   // receive: idle time that ends the count
   double max_seconds = 60;      // hard bound of every loop
   bool qdisc_bypass = false;
+  bool hold = false;  // receive: rx_hold_when_exhausted (frames wait in the ring)
   std::string filter;
 };
 
@@ -120,6 +121,10 @@ bool ParseArgs(int argc, char** argv, Args* args) {
   args->target = argv[2];
   for (int i = 3; i < argc; ++i) {
     const std::string flag = argv[i];
+    if (flag == "--hold") {
+      args->hold = true;
+      continue;
+    }
     if (flag == "--qdisc-bypass") {
       args->qdisc_bypass = true;
       continue;
@@ -488,6 +493,7 @@ int RunReceive(const Args& args) {
   options.rx.packet_descriptors = args.rx_packets;
   options.rx.buffer_count = args.rx_packets;
   options.rx_preallocate = args.rx_packets / 2;
+  options.rx_hold_when_exhausted = args.hold;
   options.tx.packet_descriptors = 64;
   options.tx.buffer_count = 64;
   auto opened = Binding::Open(args.target, options);

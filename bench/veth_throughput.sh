@@ -197,8 +197,11 @@ for size in $RECV_SIZES; do
   for senders in $RX_SENDERS; do
     echo "== receive, $size-byte frames, burst from $senders AF_PACKET sender(s)"
     # (a) the binding
+    # RX_HOLD=1 (default): rx_hold_when_exhausted with 8192 receive packets (16 MiB on top
+    # of the 64 MiB ring); RX_HOLD=0: the default drop policy with 32768 packets (64 MiB).
+    if [ "${RX_HOLD:-1}" = 1 ]; then rx_args=(--hold --rx-packets 8192); else rx_args=(--rx-packets 32768); fi
     timeout $((limit + 30)) ip netns exec "$ns" "$bin" receive "$ifb" --frames "$FRAMES" \
-      --timeout 3 --max-seconds $((limit + 20)) >"$tmp/receive.out" 2>&1 &
+      "${rx_args[@]}" --timeout 3 --max-seconds $((limit + 20)) >"$tmp/receive.out" 2>&1 &
     rx_pid=$!
     bg_pids=("$rx_pid")
     wait_for '^ready' "$tmp/receive.out" "$rx_pid" 10 ||

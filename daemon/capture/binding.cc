@@ -1,6 +1,7 @@
 #include "daemon/capture/binding.h"
 
 #include <net/if.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -22,6 +23,10 @@ namespace {
 constexpr uint32_t kStopEvent = 0;
 constexpr uint32_t kCaptureEvent = 1;
 constexpr int kMaxDispatchRounds = 64;  // per wake-up, so Close is never starved
+// rx_hold_when_exhausted: frames taken per dispatch at most, and the pause between
+// looks at the pool while it is empty.
+constexpr uint32_t kMaxHoldBudget = 4096;
+constexpr absl::Duration kHoldRetry = absl::Milliseconds(1);
 // Frames per hand-off to the transmit thread, per sendmmsg, and per completion.
 constexpr size_t kTxBatch = 32;
 // Spins (yielding) before a futex sleep on the send path; see Send and TxLoop.
@@ -235,10 +240,21 @@ bool Binding::InterfaceChanged() const {
 
 void Binding::RxLoop() {
   const int poll_ms = static_cast<int>(absl::ToInt64Milliseconds(kInterfacePollInterval));
+  const int hold_ms = static_cast<int>(absl::ToInt64Milliseconds(kHoldRetry));
   absl::Time next_check = absl::Now() + kInterfacePollInterval;
+  bool holding = false;  // frames wait in the ring for receive packets to come back
   while (true) {
     epoll_event events[4];
-    const int ready = epoll_wait(epoll_fd_, events, 4, poll_ms);
+    int ready;
+    if (holding) {
+      // The ring's fd stays readable while we hold: wait on the stop fd alone, briefly.
+      pollfd stop_only{stop_fd_, POLLIN, 0};
+      ready = poll(&stop_only, 1, hold_ms);
+      if (ready > 0) break;
+      ready = 0;
+    } else {
+      ready = epoll_wait(epoll_fd_, events, 4, poll_ms);
+    }
     bool stop = false;
     for (int i = 0; i < ready; ++i) stop |= events[i].data.u32 == kStopEvent;
     if (stop) break;
@@ -248,9 +264,20 @@ void Binding::RxLoop() {
       rx_subscribers_ = subscribers_;
       rx_subscribers_version_ = subscribers_version_.load(std::memory_order_relaxed);
     }
+    holding = false;
     if (state() == BindingState::kUp) {
       for (int round = 0; round < kMaxDispatchRounds; ++round) {
-        const int got = capture_->Dispatch(-1, &Binding::OnFrame, reinterpret_cast<u_char*>(this));
+        int budget = -1;  // everything in the ring
+        if (options_.rx_hold_when_exhausted) {
+          // Take no more frames than there are receive packets for.
+          budget = static_cast<int>(std::min<uint32_t>(rx_->Available(), kMaxHoldBudget));
+          if (budget == 0) {
+            holding = true;
+            break;
+          }
+        }
+        const int got =
+            capture_->Dispatch(budget, &Binding::OnFrame, reinterpret_cast<u_char*>(this));
         DeliverBatch();
         if (got < 0) {
           GoDown(capture_->error());

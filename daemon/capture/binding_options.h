@@ -45,6 +45,11 @@ struct BindingOptions {
   PoolSizes rx;
   PoolSizes tx;
   uint32_t rx_preallocate = 256;  // receive packets built with their buffers at bind time
+  // Off (the default): a frame that finds no free receive packet is dropped and counted
+  // as an rx RESOURCES drop. On: the receive thread stops reading the kernel ring until
+  // packets come back, so a burst waits in the ring (pcap_buffer_bytes) and only a full
+  // ring loses frames (counted by libpcap as ps_drop), as with tcpdump.
+  bool rx_hold_when_exhausted = false;
 };
 
 }  // namespace pktpool::capture

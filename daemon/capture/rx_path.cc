@@ -97,7 +97,8 @@ RxPath::RxPath(pool::PacketPool::Handle packets, std::unique_ptr<BufferSlab> buf
     : packets_(std::move(packets)),
       buffers_(std::move(buffers)),
       chain_length_(chain_length),
-      keep_ready_(keep_ready) {}
+      keep_ready_(keep_ready),
+      max_packets_(packets_->descriptors() + packets_->overflow_limit()) {}
 
 RxPath::~RxPath() {
   for (pool::Packet* packet : local_ready_) Destroy(packet);
@@ -113,6 +114,7 @@ pool::Packet* RxPath::Build() {
   if (packets_->Allocate(&packet) != pool::Status::kSuccess) return nullptr;
   auto* context = new (packet->protocol_reserved().data()) RxContext();
   context->path = this;
+  built_.fetch_add(1, std::memory_order_relaxed);
   for (uint32_t i = 0; i < chain_length_; ++i) {
     pool::Buffer* buffer = buffers_->Acquire();
     if (buffer == nullptr) {
@@ -127,6 +129,7 @@ pool::Packet* RxPath::Build() {
 void RxPath::Destroy(pool::Packet* packet) {
   while (pool::Buffer* buffer = pool::UnchainBufferAtFront(packet)) buffers_->Release(buffer);
   pool::FreePacket(packet);
+  built_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 bool RxPath::Extend(pool::Packet* packet, uint32_t length) {

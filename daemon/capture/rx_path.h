@@ -4,6 +4,7 @@
 #ifndef PKTPOOL_DAEMON_CAPTURE_RX_PATH_H_
 #define PKTPOOL_DAEMON_CAPTURE_RX_PATH_H_
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -40,6 +41,13 @@ class RxPath {
   // when enough are ready.
   void Return(pool::Packet* packet);
 
+  // How many frames Fill can take now without a new packet coming back (ready packets
+  // plus packets the pool can still build). Receive thread.
+  uint32_t Available() const {
+    return ready_count_.load(std::memory_order_relaxed) +
+           (max_packets_ - std::min(max_packets_, built_.load(std::memory_order_relaxed)));
+  }
+
   // Waits until every filled packet has come back; false after `timeout`.
   bool WaitForFrames(absl::Duration timeout);
   int64_t frames_out() const { return frames_out_.load(std::memory_order_relaxed); }
@@ -64,6 +72,8 @@ class RxPath {
   // thread takes all at once, so there is no ABA), linked through RxContext.
   std::atomic<pool::Packet*> returned_{nullptr};
   std::atomic<uint32_t> ready_count_{0};
+  std::atomic<uint32_t> built_{0};  // packets that exist: ready, filled or held
+  uint32_t max_packets_ = 0;        // static + overflow descriptors
   std::atomic<int64_t> frames_out_{0};
   Mutex wait_mu_;
   std::condition_variable_any all_back_;

@@ -227,6 +227,32 @@ TEST_F(BindingTest, ReceiveExhaustionCountsResourcesAndRecovers) {
   receiver->Unsubscribe(subscriber);
 }
 
+TEST_F(BindingTest, HoldWhenExhaustedKeepsFramesInTheRingInsteadOfDropping) {
+  BindingOptions options;
+  options.rx.packet_descriptors = 8;
+  options.rx.buffer_count = 64;
+  options.rx_preallocate = 4;
+  options.rx_hold_when_exhausted = true;
+  Binding* sender = Bind(ns_->a());
+  Binding* receiver = Bind(ns_->b(), options);
+  auto subscriber = receiver->Subscribe("slow-start", 1000);
+  std::vector<Frame> burst;
+  for (uint32_t i = 0; i < 100; ++i) burst.push_back(MakeFrame(i, 100));
+  for (const auto& r : sender->Send(Spans(burst), {})) ASSERT_EQ(r.error, SendError::kNone);
+  ASSERT_TRUE(WaitFor([&] { return receiver->Stats().rx_frames >= 8; }, absl::Seconds(5)));
+  absl::SleepFor(absl::Milliseconds(100));
+  BindingStats held = receiver->Stats();
+  EXPECT_EQ(held.rx_frames, 8u);  // the pool's 8 packets; the rest wait in the ring
+  EXPECT_EQ(held.rx_resource_drops, 0u);
+  // As the subscriber releases packets, the rest come out of the ring, in order.
+  std::vector<Frame> got = Collect(*subscriber, 100, absl::Seconds(10));
+  ASSERT_EQ(got.size(), 100u);
+  for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], burst[i]) << i;
+  EXPECT_EQ(receiver->Stats().rx_resource_drops, 0u);
+  EXPECT_EQ(receiver->Stats().pcap.dropped, 0u);
+  receiver->Unsubscribe(subscriber);
+}
+
 TEST_F(BindingTest, SendExhaustionFailsAtOnceOrWaitsForTheDeadline) {
   BindingOptions options;
   options.tx.packet_descriptors = 4;
