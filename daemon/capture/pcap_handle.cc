@@ -116,6 +116,11 @@ absl::StatusOr<PcapHandle> PcapHandle::OpenInject(const std::string& interface) 
   if (activated < 0) return ActivateError(pcap, activated, interface);
   // Accept nothing: this handle only sends.
   IgnoreOutgoing(pcap);
+  // Hand frames straight to the driver, past the qdisc layer (as pktgen and DPDK-style
+  // generators do): measured about +5% on a veth pair. Traffic control on the
+  // interface does not see injected frames. Best effort (Linux 3.14+).
+  const int one = 1;
+  setsockopt(pcap_fileno(pcap), SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
   sock_filter reject = BPF_STMT(BPF_RET | BPF_K, 0);
   bpf_program program{1, reinterpret_cast<bpf_insn*>(&reject)};
   if (pcap_setfilter(pcap, &program) != 0) {
