@@ -42,7 +42,7 @@ enum class SendError : uint8_t {
   kEmptyFrame,     // zero bytes
   kFrameTooLarge,  // larger than the tx buffers can hold or libpcap can inject
   kBindingDown,    // the interface is gone (the binding is DOWN)
-  kInjectFailed,   // pcap_inject refused it (detail has libpcap's reason)
+  kInjectFailed,   // the kernel refused it (detail has the reason, e.g. over the MTU)
   kClosed,         // the binding is closing
 };
 inline constexpr int kSendErrorCount = 7;
@@ -94,7 +94,8 @@ class Binding {
   Binding& operator=(const Binding&) = delete;
 
   // Sends frames in order and waits until each is injected or has failed; one result
-  // per frame. Never drops an accepted frame silently.
+  // per frame. Never drops an accepted frame silently. Unpaced frames are injected by
+  // the calling thread; paced ones by the transmit thread.
   std::vector<FrameResult> Send(std::span<const std::span<const uint8_t>> frames,
                                 const SendOptions& options);
 
