@@ -11,6 +11,8 @@ packages=(
   libgrpc++-dev libgrpc-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libabsl-dev
   # capture
   libpcap-dev tcpdump tcpreplay
+  # command lines of pktpoold and pktpoolctl (header-only)
+  libcli11-dev
   # service integration
   libsystemd-dev
   # tests and benchmarks

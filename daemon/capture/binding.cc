@@ -690,6 +690,7 @@ BindingStats Binding::Stats() const {
   }
   if (tx_packets_) stats.tx_packets = tx_packets_->Stats();
   if (tx_buffers_) stats.tx_buffers = tx_buffers_->Stats();
+  stats.memory = memory_.AllUsage();
   return stats;
 }
 

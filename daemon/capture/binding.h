@@ -78,6 +78,7 @@ struct BindingStats {
   PcapCounters pcap;                 // summed over every capture handle this binding had
   std::vector<SubscriberStats> subscribers;
   pool::PoolStats rx_packets, rx_buffers, tx_packets, tx_buffers;
+  std::vector<pool::TagUsage> memory;  // the binding's tagged memory, by tag
 };
 
 // Thread-safe: Send, Subscribe, Unsubscribe and Stats may be called from any thread.
@@ -112,6 +113,7 @@ class Binding {
 
   BindingState state() const { return state_.load(std::memory_order_acquire); }
   const std::string& interface() const { return interface_; }
+  const BindingOptions& options() const { return options_; }
   BindingStats Stats() const;
 
  private:

@@ -1,0 +1,47 @@
+// The daemon's config: a pktpool.v1.DaemonConfig in protobuf text format (see
+// deploy/pktpoold.conf). Loading, validation against the documented limits, and defaults.
+#ifndef PKTPOOL_DAEMON_CONFIG_CONFIG_H_
+#define PKTPOOL_DAEMON_CONFIG_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "pktpool/v1/pktpool.pb.h"
+
+namespace pktpool::config {
+
+// Defaults of Limits (the ones of BindingOptions live in daemon/capture/binding_options.h).
+inline constexpr uint32_t kDefaultMaxMessageBytes = 16u << 20;
+inline constexpr uint32_t kDefaultMaxFramesPerBatch = 4096;
+inline constexpr uint32_t kDefaultMaxConcurrentStreams = 64;
+
+// Reads, parses and validates a config file; errors name the file and its line.
+absl::StatusOr<pktpool::v1::DaemonConfig> LoadConfigFile(const std::string& path);
+
+// OK, or InvalidArgument listing every broken limit, one per line, each prefixed with
+// `source` (a file name, or "" for none) and the field's path.
+absl::Status ValidateConfig(const pktpool::v1::DaemonConfig& config, const std::string& source);
+
+// OK, or InvalidArgument naming each broken option as `field_path`.option (for Bind).
+absl::Status ValidateBindingOptions(const pktpool::v1::BindingOptions& options,
+                                    std::string_view field_path);
+
+// `config` with every unset field (0, empty, absent) set to its documented default.
+pktpool::v1::DaemonConfig WithDefaults(pktpool::v1::DaemonConfig config, bool is_root);
+
+// `options` with every unset field set to its default (binding_options.h).
+pktpool::v1::BindingOptions BindingOptionsWithDefaults(pktpool::v1::BindingOptions options);
+
+// /run/pktpoold/pktpoold.sock for root, else $XDG_RUNTIME_DIR/pktpoold.sock, else
+// /tmp/pktpoold-UID.sock.
+std::string DefaultUnixSocketPath(bool is_root);
+
+// True for localhost, 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104 ("[::1]" too).
+bool IsLoopbackHost(std::string_view host);
+
+}  // namespace pktpool::config
+
+#endif  // PKTPOOL_DAEMON_CONFIG_CONFIG_H_

@@ -1,0 +1,479 @@
+#include "daemon/rpc/pktpool_service.h"
+
+#include <grpcpp/alarm.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "daemon/capture/frame_filter.h"
+#include "daemon/rpc/proto_convert.h"
+#include "daemon/rpc/status_mapping.h"
+#include "google/protobuf/util/time_util.h"
+
+#ifndef PKTPOOL_VERSION
+#define PKTPOOL_VERSION "0.0.0"
+#endif
+
+namespace pktpool::rpc {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+// How long an idle capture stream waits before looking at its queue again.
+constexpr absl::Duration kCapturePoll = absl::Milliseconds(5);
+constexpr absl::Duration kMinWatchInterval = absl::Milliseconds(10);
+constexpr uint32_t kDefaultCaptureBatch = 256;
+constexpr uint32_t kMaxCaptureBatch = 4096;
+
+grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context, const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+gpr_timespec After(absl::Duration delay) {
+  return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                      gpr_time_from_nanos(absl::ToInt64Nanoseconds(delay), GPR_TIMESPAN));
+}
+
+// A streaming reactor's claim on one of the service's stream places.
+class StreamGuard {
+ public:
+  StreamGuard(std::atomic<uint32_t>* open) : open_(open) {}
+  ~StreamGuard() { open_->fetch_sub(1); }
+
+ private:
+  std::atomic<uint32_t>* open_;
+};
+
+// Capture: a subscriber on the binding, drained by alarms and write completions.
+class CaptureStream final : public grpc::ServerWriteReactor<v1::CaptureResponse> {
+ public:
+  CaptureStream(std::atomic<uint32_t>* open, std::shared_ptr<capture::Binding> binding,
+                const v1::CaptureRequest& request, std::unique_ptr<capture::FrameFilter> filter)
+      : guard_(open),
+        binding_(std::move(binding)),
+        filter_(std::move(filter)),
+        snaplen_(request.snaplen()),
+        remaining_(request.count()),
+        batch_(request.max_batch_frames() == 0
+                   ? kDefaultCaptureBatch
+                   : std::min(request.max_batch_frames(), kMaxCaptureBatch)) {
+    subscriber_ = binding_->Subscribe(
+        absl::StrCat("grpc-capture-", reinterpret_cast<uintptr_t>(this)),
+        request.queue_frames() == 0 ? capture::kDefaultSubscriberQueue : request.queue_frames());
+    std::lock_guard<std::mutex> lock(mu_);
+    Pump();
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    writing_ = false;
+    if (!ok) {
+      FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
+      return;
+    }
+    if (finish_after_write_) {
+      FinishOnce(grpc::Status::OK);
+      return;
+    }
+    Pump();
+  }
+
+  void OnCancel() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled_ = true;
+    if (!writing_ && !alarm_pending_) FinishOnce(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    binding_->Unsubscribe(subscriber_);  // releases every queued frame
+    delete this;
+  }
+
+ private:
+  // Under mu_: writes what is queued, or waits a little for more.
+  void Pump() {
+    if (finished_ || writing_ || alarm_pending_) return;
+    if (cancelled_) {
+      FinishOnce(grpc::Status::CANCELLED);
+      return;
+    }
+    frames_.clear();
+    subscriber_->PopBatch(&frames_, batch_, absl::ZeroDuration());
+    response_.Clear();
+    for (const capture::RxFrame& frame : frames_) {
+      if (filter_ && !filter_->Matches(frame)) continue;
+      v1::CapturedFrame* out = response_.add_frames();
+      *out->mutable_timestamp() = TimeUtil::NanosecondsToTimestamp(
+          absl::ToUnixNanos(frame.timestamp()));
+      out->set_wire_length(frame.wire_length());
+      std::vector<uint8_t> bytes = frame.Bytes();
+      if (snaplen_ != 0 && bytes.size() > snaplen_) bytes.resize(snaplen_);
+      out->set_data(bytes.data(), bytes.size());
+      if (remaining_ != 0 && --remaining_ == 0) {
+        finish_after_write_ = true;
+        break;
+      }
+    }
+    frames_.clear();  // the packets go back to the binding's pool now
+    if (response_.frames_size() > 0) {
+      response_.set_dropped(subscriber_->Stats().dropped);
+      writing_ = true;
+      StartWrite(&response_);
+      return;
+    }
+    if (subscriber_->closed()) {
+      FinishOnce(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                              absl::StrCat("binding '", binding_->interface(),
+                                           "' was unbound; capture ended")));
+      return;
+    }
+    alarm_pending_ = true;
+    alarm_.Set(After(kCapturePoll), [this](bool) {
+      std::lock_guard<std::mutex> alarm_lock(mu_);
+      alarm_pending_ = false;
+      Pump();
+    });
+  }
+
+  void FinishOnce(const grpc::Status& status) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(status);
+  }
+
+  StreamGuard guard_;
+  std::shared_ptr<capture::Binding> binding_;
+  std::unique_ptr<capture::FrameFilter> filter_;
+  const uint32_t snaplen_;
+  uint64_t remaining_;
+  const uint32_t batch_;
+  std::shared_ptr<capture::CaptureSubscriber> subscriber_;
+  std::mutex mu_;
+  grpc::Alarm alarm_;
+  std::vector<capture::RxFrame> frames_;
+  v1::CaptureResponse response_;
+  bool writing_ = false;
+  bool alarm_pending_ = false;
+  bool cancelled_ = false;
+  bool finished_ = false;
+  bool finish_after_write_ = false;
+};
+
+// WatchStats: one write per interval until the client cancels.
+class WatchStream final : public grpc::ServerWriteReactor<v1::GetStatsResponse> {
+ public:
+  using Collect = std::function<absl::StatusOr<v1::GetStatsResponse>()>;
+  WatchStream(std::atomic<uint32_t>* open, Collect collect, absl::Duration interval)
+      : guard_(open), collect_(std::move(collect)), interval_(interval) {
+    std::lock_guard<std::mutex> lock(mu_);
+    WriteNow();
+  }
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    writing_ = false;
+    if (!ok) {
+      FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
+      return;
+    }
+    if (cancelled_) {
+      FinishOnce(grpc::Status::CANCELLED);
+      return;
+    }
+    alarm_pending_ = true;
+    alarm_.Set(After(interval_), [this](bool) {
+      std::lock_guard<std::mutex> alarm_lock(mu_);
+      alarm_pending_ = false;
+      if (cancelled_) {
+        FinishOnce(grpc::Status::CANCELLED);
+      } else {
+        WriteNow();
+      }
+    });
+  }
+  void OnCancel() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled_ = true;
+    if (!writing_ && !alarm_pending_) FinishOnce(grpc::Status::CANCELLED);
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  void WriteNow() {
+    absl::StatusOr<v1::GetStatsResponse> stats = collect_();
+    if (!stats.ok()) {
+      FinishOnce(ToGrpcStatus(stats.status()));
+      return;
+    }
+    response_ = std::move(*stats);
+    writing_ = true;
+    StartWrite(&response_);
+  }
+  void FinishOnce(const grpc::Status& status) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(status);
+  }
+
+  StreamGuard guard_;
+  Collect collect_;
+  const absl::Duration interval_;
+  std::mutex mu_;
+  grpc::Alarm alarm_;
+  v1::GetStatsResponse response_;
+  bool writing_ = false;
+  bool alarm_pending_ = false;
+  bool cancelled_ = false;
+  bool finished_ = false;
+};
+
+// StreamSendFrames: each message is one batch, sent in order; totals at the end.
+class SendStream final : public grpc::ServerReadReactor<v1::SendFramesRequest> {
+ public:
+  using SendOne = std::function<absl::Status(const v1::SendFramesRequest&, v1::SendFramesResponse*)>;
+  SendStream(std::atomic<uint32_t>* open, SendOne send, v1::SendFramesResponse* response)
+      : guard_(open), send_(std::move(send)), response_(response) {
+    StartRead(&request_);
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the client closed its side: done
+      Finish(grpc::Status::OK);
+      return;
+    }
+    absl::Status sent = send_(request_, response_);
+    if (!sent.ok()) {
+      Finish(ToGrpcStatus(sent));
+      return;
+    }
+    StartRead(&request_);
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  StreamGuard guard_;
+  SendOne send_;
+  v1::SendFramesResponse* response_;
+  v1::SendFramesRequest request_;
+};
+
+}  // namespace
+
+PktPoolService::PktPoolService(BindingTable* bindings, ServiceLimits limits)
+    : bindings_(bindings), limits_(limits) {}
+
+bool PktPoolService::TakeStreamSlot() {
+  if (open_streams_.fetch_add(1) >= limits_.max_concurrent_streams) {
+    open_streams_.fetch_sub(1);
+    return false;
+  }
+  return true;
+}
+
+absl::Status StreamLimitError(uint32_t limit) {
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "too many open streams (limit ", limit,
+      "); close a Capture, WatchStats or StreamSendFrames stream, or raise limits.max_concurrent_streams"));
+}
+
+grpc::ServerUnaryReactor* PktPoolService::ListBindings(grpc::CallbackServerContext* context,
+                                                       const v1::ListBindingsRequest*,
+                                                       v1::ListBindingsResponse* response) {
+  auto all = bindings_->Select("");
+  if (all.ok()) {
+    for (const auto& binding : *all) *response->add_bindings() = ToBindingInfo(*binding);
+  }
+  return Done(context, all.status());
+}
+
+grpc::ServerUnaryReactor* PktPoolService::Bind(grpc::CallbackServerContext* context,
+                                               const v1::BindRequest* request,
+                                               v1::BindResponse* response) {
+  auto bound = bindings_->Bind(request->interface(), ToBindingOptions(request->options()));
+  if (bound.ok()) *response->mutable_binding() = ToBindingInfo(**bound);
+  return Done(context, bound.status());
+}
+
+grpc::ServerUnaryReactor* PktPoolService::Unbind(grpc::CallbackServerContext* context,
+                                                 const v1::UnbindRequest* request,
+                                                 v1::UnbindResponse*) {
+  return Done(context, bindings_->Unbind(request->interface()));
+}
+
+absl::StatusOr<v1::GetStatsResponse> PktPoolService::CollectStats(const std::string& interface) {
+  auto selected = bindings_->Select(interface);
+  if (!selected.ok()) return selected.status();
+  v1::GetStatsResponse response;
+  *response.mutable_time() = TimeUtil::GetCurrentTime();
+  for (const auto& binding : *selected) *response.add_bindings() = ToBindingStats(*binding);
+  return response;
+}
+
+grpc::ServerUnaryReactor* PktPoolService::GetStats(grpc::CallbackServerContext* context,
+                                                   const v1::GetStatsRequest* request,
+                                                   v1::GetStatsResponse* response) {
+  auto stats = CollectStats(request->interface());
+  if (stats.ok()) *response = std::move(*stats);
+  return Done(context, stats.status());
+}
+
+grpc::ServerWriteReactor<v1::GetStatsResponse>* PktPoolService::WatchStats(
+    grpc::CallbackServerContext*, const v1::WatchStatsRequest* request) {
+  absl::Duration interval = absl::Seconds(1);
+  if (request->has_interval()) {
+    interval = absl::Nanoseconds(TimeUtil::DurationToNanoseconds(request->interval()));
+  }
+  auto fail = [](const absl::Status& status) {
+    class Failed final : public grpc::ServerWriteReactor<v1::GetStatsResponse> {
+     public:
+      explicit Failed(const absl::Status& s) { Finish(ToGrpcStatus(s)); }
+      void OnDone() override { delete this; }
+    };
+    return new Failed(status);
+  };
+  if (interval < kMinWatchInterval) {
+    return fail(absl::InvalidArgumentError("interval must be at least 10 ms"));
+  }
+  if (auto check = bindings_->Select(request->interface()); !check.ok()) return fail(check.status());
+  if (!TakeStreamSlot()) return fail(StreamLimitError(limits_.max_concurrent_streams));
+  const std::string interface = request->interface();
+  return new WatchStream(&open_streams_, [this, interface] { return CollectStats(interface); },
+                         interval);
+}
+
+grpc::ServerUnaryReactor* PktPoolService::ListPools(grpc::CallbackServerContext* context,
+                                                    const v1::ListPoolsRequest* request,
+                                                    v1::ListPoolsResponse* response) {
+  auto selected = bindings_->Select(request->interface());
+  if (selected.ok()) {
+    for (const auto& binding : *selected) {
+      v1::BindingStats stats = ToBindingStats(*binding);
+      auto* entry = response->add_bindings();
+      entry->set_interface(binding->interface());
+      *entry->mutable_pools() = stats.pools();
+    }
+  }
+  return Done(context, selected.status());
+}
+
+grpc::ServerUnaryReactor* PktPoolService::TunePool(grpc::CallbackServerContext* context,
+                                                   const v1::TunePoolRequest*,
+                                                   v1::TunePoolResponse*) {
+  return Done(context, absl::UnimplementedError(
+                           "live pool tuning is not implemented yet; Unbind and Bind with new "
+                           "pool sizes instead"));
+}
+
+absl::Status PktPoolService::SendBatch(const v1::SendFramesRequest& request,
+                                       v1::SendFramesResponse* response, bool with_outcomes) {
+  auto binding = bindings_->Get(request.interface());
+  if (!binding.ok()) return binding.status();
+  if (static_cast<uint32_t>(request.frames_size()) > limits_.max_frames_per_batch) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "batch of ", request.frames_size(), " frames exceeds the limit of ",
+        limits_.max_frames_per_batch, " (limits.max_frames_per_batch); split it"));
+  }
+  const uint32_t snaplen = (*binding)->options().snaplen;
+  std::vector<std::span<const uint8_t>> frames;
+  frames.reserve(request.frames_size());
+  for (int i = 0; i < request.frames_size(); ++i) {
+    const std::string& frame = request.frames(i);
+    if (frame.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("frame ", i, " is empty; nothing was sent"));
+    }
+    if (frame.size() > snaplen) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("frame ", i, " is ", frame.size(), " bytes, over the binding's snaplen of ",
+                       snaplen, "; nothing was sent"));
+    }
+    frames.emplace_back(reinterpret_cast<const uint8_t*>(frame.data()), frame.size());
+  }
+  if ((*binding)->state() == capture::BindingState::kDown) {
+    return absl::UnavailableError(absl::StrCat("binding '", request.interface(),
+                                               "' is DOWN (its interface is gone); retry later"));
+  }
+  capture::SendOptions options;
+  if (request.has_wait_for_resources()) {
+    options.wait_for_resources =
+        absl::Nanoseconds(TimeUtil::DurationToNanoseconds(request.wait_for_resources()));
+  }
+  options.frames_per_second = request.frames_per_second();
+  options.repeat = request.repeat() == 0 ? 1 : request.repeat();
+  const std::vector<capture::FrameResult> results = (*binding)->Send(frames, options);
+  uint64_t sent = 0, failed = 0, resources = 0;
+  for (const capture::FrameResult& result : results) {
+    sent += result.sent;
+    if (result.error != capture::SendError::kNone) ++failed;
+    if (result.error == capture::SendError::kResources) ++resources;
+    if (with_outcomes) {
+      v1::FrameOutcome* outcome = response->add_outcomes();
+      outcome->set_result(ToSendResult(result.error));
+      outcome->set_sent(result.sent);
+      outcome->set_detail(result.detail);
+    }
+  }
+  response->set_frames_sent(response->frames_sent() + sent);
+  response->set_frames_failed(response->frames_failed() + failed);
+  if (sent == 0 && resources == results.size() && !results.empty()) {
+    return absl::ResourceExhaustedError(
+        "NDIS_STATUS_RESOURCES: no tx packet or buffer was free for any frame; set "
+        "wait_for_resources, or raise the tx pool sizes");
+  }
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* PktPoolService::SendFrames(grpc::CallbackServerContext* context,
+                                                     const v1::SendFramesRequest* request,
+                                                     v1::SendFramesResponse* response) {
+  return Done(context, SendBatch(*request, response, /*with_outcomes=*/true));
+}
+
+grpc::ServerReadReactor<v1::SendFramesRequest>* PktPoolService::StreamSendFrames(
+    grpc::CallbackServerContext*, v1::SendFramesResponse* response) {
+  if (!TakeStreamSlot()) {
+    class Failed final : public grpc::ServerReadReactor<v1::SendFramesRequest> {
+     public:
+      explicit Failed(const absl::Status& s) { Finish(ToGrpcStatus(s)); }
+      void OnDone() override { delete this; }
+    };
+    return new Failed(StreamLimitError(limits_.max_concurrent_streams));
+  }
+  return new SendStream(
+      &open_streams_,
+      [this](const v1::SendFramesRequest& request, v1::SendFramesResponse* out) {
+        return SendBatch(request, out, /*with_outcomes=*/false);
+      },
+      response);
+}
+
+grpc::ServerWriteReactor<v1::CaptureResponse>* PktPoolService::Capture(
+    grpc::CallbackServerContext*, const v1::CaptureRequest* request) {
+  class Failed final : public grpc::ServerWriteReactor<v1::CaptureResponse> {
+   public:
+    explicit Failed(const absl::Status& s) { Finish(ToGrpcStatus(s)); }
+    void OnDone() override { delete this; }
+  };
+  auto binding = bindings_->Get(request->interface());
+  if (!binding.ok()) return new Failed(binding.status());
+  std::unique_ptr<capture::FrameFilter> filter;
+  if (!request->filter().empty()) {
+    auto compiled = capture::FrameFilter::Compile(request->filter());
+    if (!compiled.ok()) return new Failed(compiled.status());
+    filter = std::move(*compiled);
+  }
+  if (!TakeStreamSlot()) return new Failed(StreamLimitError(limits_.max_concurrent_streams));
+  return new CaptureStream(&open_streams_, *binding, *request, std::move(filter));
+}
+
+grpc::ServerUnaryReactor* PktPoolService::GetVersion(grpc::CallbackServerContext* context,
+                                                     const v1::GetVersionRequest*,
+                                                     v1::GetVersionResponse* response) {
+  response->set_version(PKTPOOL_VERSION);
+  return Done(context, absl::OkStatus());
+}
+
+}  // namespace pktpool::rpc

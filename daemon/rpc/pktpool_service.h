@@ -1,0 +1,75 @@
+// PktPoolService: the gRPC service, a thin adapter from the API's messages to the
+// BindingTable and Binding calls (callback API: no thread is parked per stream).
+#ifndef PKTPOOL_DAEMON_RPC_PKTPOOL_SERVICE_H_
+#define PKTPOOL_DAEMON_RPC_PKTPOOL_SERVICE_H_
+
+#include <atomic>
+#include <cstdint>
+
+#include "daemon/rpc/binding_table.h"
+#include "pktpool/v1/pktpool.grpc.pb.h"
+
+namespace pktpool::rpc {
+
+// Limits the service enforces (DaemonConfig.limits, defaults filled in).
+struct ServiceLimits {
+  uint32_t max_frames_per_batch = 4096;
+  uint32_t max_concurrent_streams = 64;
+};
+
+// Thread-safe. `bindings` must outlive the service.
+class PktPoolService final : public v1::PktPool::CallbackService {
+ public:
+  PktPoolService(BindingTable* bindings, ServiceLimits limits);
+
+  grpc::ServerUnaryReactor* ListBindings(grpc::CallbackServerContext* context,
+                                         const v1::ListBindingsRequest* request,
+                                         v1::ListBindingsResponse* response) override;
+  grpc::ServerUnaryReactor* Bind(grpc::CallbackServerContext* context,
+                                 const v1::BindRequest* request,
+                                 v1::BindResponse* response) override;
+  grpc::ServerUnaryReactor* Unbind(grpc::CallbackServerContext* context,
+                                   const v1::UnbindRequest* request,
+                                   v1::UnbindResponse* response) override;
+  grpc::ServerUnaryReactor* GetStats(grpc::CallbackServerContext* context,
+                                     const v1::GetStatsRequest* request,
+                                     v1::GetStatsResponse* response) override;
+  grpc::ServerWriteReactor<v1::GetStatsResponse>* WatchStats(
+      grpc::CallbackServerContext* context, const v1::WatchStatsRequest* request) override;
+  grpc::ServerUnaryReactor* ListPools(grpc::CallbackServerContext* context,
+                                      const v1::ListPoolsRequest* request,
+                                      v1::ListPoolsResponse* response) override;
+  grpc::ServerUnaryReactor* TunePool(grpc::CallbackServerContext* context,
+                                     const v1::TunePoolRequest* request,
+                                     v1::TunePoolResponse* response) override;
+  grpc::ServerUnaryReactor* SendFrames(grpc::CallbackServerContext* context,
+                                       const v1::SendFramesRequest* request,
+                                       v1::SendFramesResponse* response) override;
+  grpc::ServerReadReactor<v1::SendFramesRequest>* StreamSendFrames(
+      grpc::CallbackServerContext* context, v1::SendFramesResponse* response) override;
+  grpc::ServerWriteReactor<v1::CaptureResponse>* Capture(
+      grpc::CallbackServerContext* context, const v1::CaptureRequest* request) override;
+  grpc::ServerUnaryReactor* GetVersion(grpc::CallbackServerContext* context,
+                                       const v1::GetVersionRequest* request,
+                                       v1::GetVersionResponse* response) override;
+
+  // Streams open now (Capture, WatchStats, StreamSendFrames).
+  uint32_t open_streams() const { return open_streams_.load(); }
+
+ private:
+  friend class StreamSlot;
+  // Sends one request's frames; fills `response` (outcomes when `with_outcomes`).
+  absl::Status SendBatch(const v1::SendFramesRequest& request, v1::SendFramesResponse* response,
+                         bool with_outcomes);
+  absl::StatusOr<v1::GetStatsResponse> CollectStats(const std::string& interface);
+  bool TakeStreamSlot();
+  void ReleaseStreamSlot() { open_streams_.fetch_sub(1); }
+
+  BindingTable* const bindings_;
+  const ServiceLimits limits_;
+  std::atomic<uint32_t> open_streams_{0};
+};
+
+}  // namespace pktpool::rpc
+
+#endif  // PKTPOOL_DAEMON_RPC_PKTPOOL_SERVICE_H_

@@ -1,0 +1,21 @@
+// Conversions between the API's messages and the capture and pool libraries' types.
+#ifndef PKTPOOL_DAEMON_RPC_PROTO_CONVERT_H_
+#define PKTPOOL_DAEMON_RPC_PROTO_CONVERT_H_
+
+#include "daemon/capture/binding.h"
+#include "pktpool/v1/pktpool.pb.h"
+
+namespace pktpool::rpc {
+
+// Options from the API, with every unset (0) field at its default.
+capture::BindingOptions ToBindingOptions(const v1::BindingOptions& options);
+// Options as applied, for ListBindings and the stats.
+v1::BindingOptions FromBindingOptions(const capture::BindingOptions& options);
+
+v1::BindingInfo ToBindingInfo(const capture::Binding& binding);
+v1::BindingStats ToBindingStats(const capture::Binding& binding);
+v1::SendResult ToSendResult(capture::SendError error);
+
+}  // namespace pktpool::rpc
+
+#endif  // PKTPOOL_DAEMON_RPC_PROTO_CONVERT_H_

@@ -1,0 +1,410 @@
+// pktpoold end to end: the daemon as its own process in a namespace of the test's own,
+// a real gRPC channel over its Unix socket, real veth interfaces.
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "google/protobuf/util/time_util.h"
+#include "pktpool/v1/pktpool.grpc.pb.h"
+#include "tests/support/veth_namespace.h"
+
+extern char** environ;
+
+namespace pktpool {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+std::string MakeFrame(uint32_t sequence, size_t size) {
+  std::string frame(size, '\0');
+  const char header[14] = {0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01,
+                           static_cast<char>(0x88), static_cast<char>(0xB5)};
+  std::copy(header, header + 14, frame.begin());
+  for (size_t i = 14; i < size; ++i) frame[i] = static_cast<char>(sequence * 7 + i);
+  std::memcpy(frame.data() + 14, &sequence, sizeof(sequence));
+  return frame;
+}
+
+class DaemonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    PKTPOOL_REQUIRE_NET_ADMIN();
+    auto ns = testing::VethNamespace::Create();
+    ASSERT_TRUE(ns.ok()) << ns.status();
+    ns_ = std::move(*ns);
+    ASSERT_TRUE(ns_->Enter().ok());
+    socket_ = absl::StrCat("/tmp/pktpoold-test-", getpid(), "-", counter_++, ".sock");
+    StartDaemon({"--bind", ns_->a(), "--bind", ns_->b()});
+  }
+
+  void TearDown() override {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      int status = 0;
+      waitpid(pid_, &status, 0);
+    }
+    std::filesystem::remove(socket_);
+  }
+
+  // Starts pktpoold inside the namespace (a child inherits the thread's namespace) and
+  // waits until its socket answers.
+  void StartDaemon(std::vector<std::string> extra) {
+    std::vector<std::string> args = {PKTPOOLD_PATH, "--socket", socket_};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ASSERT_EQ(posix_spawn(&pid_, PKTPOOLD_PATH, nullptr, nullptr, argv.data(), environ), 0);
+    channel_ = grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials());
+    const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(10);
+    bool connected = false;
+    while (!connected && std::chrono::system_clock::now() < deadline) {
+      connected = channel_->WaitForConnected(std::chrono::system_clock::now() +
+                                             std::chrono::milliseconds(200));
+    }
+    ASSERT_TRUE(connected) << "pktpoold did not listen on " << socket_;
+    stub_ = v1::PktPool::NewStub(channel_);
+  }
+
+  // Calls a unary RPC with a 10 s deadline.
+  template <typename Request, typename Response, typename Method>
+  grpc::Status Call(Method method, const Request& request, Response* response) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    return (stub_.get()->*method)(&context, request, response);
+  }
+
+  v1::BindingStats StatsOf(const std::string& interface) {
+    v1::GetStatsRequest request;
+    request.set_interface(interface);
+    v1::GetStatsResponse response;
+    EXPECT_TRUE(Call(&v1::PktPool::Stub::GetStats, request, &response).ok());
+    return response.bindings_size() == 1 ? response.bindings(0) : v1::BindingStats{};
+  }
+
+  static uint32_t InUse(const v1::BindingStats& stats, v1::PoolName name) {
+    for (const auto& pool : stats.pools()) {
+      if (pool.name() == name) return pool.in_use();
+    }
+    return 0xFFFFFFFF;
+  }
+
+  // A raw unary call by method path, for the standard services (no stubs for them here).
+  grpc::Status RawCall(const std::string& method, const std::string& request_bytes,
+                       std::string* response_bytes) {
+    grpc::GenericStub generic(channel_);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    grpc::Slice slice(request_bytes);
+    grpc::ByteBuffer request(&slice, 1);
+    grpc::ByteBuffer response;
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    grpc::Status result;
+    generic.UnaryCall(&context, method, grpc::StubOptions(), &request, &response,
+                      [&](grpc::Status s) {
+                        std::lock_guard<std::mutex> lock(mu);
+                        result = s;
+                        done = true;
+                        cv.notify_one();
+                      });
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return done; });
+    std::vector<grpc::Slice> slices;
+    response.Dump(&slices);
+    response_bytes->clear();
+    for (const auto& s : slices) response_bytes->append(reinterpret_cast<const char*>(s.begin()), s.size());
+    return result;
+  }
+
+  static inline int counter_ = 0;
+  std::unique_ptr<testing::VethNamespace> ns_;
+  std::string socket_;
+  pid_t pid_ = -1;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::PktPool::Stub> stub_;
+};
+
+TEST_F(DaemonTest, HealthAnswersServingAndReflectionListsTheService) {
+  std::string health;
+  // grpc.health.v1.HealthCheckRequest{service: ""} is empty; SERVING is field 1 = 1.
+  ASSERT_TRUE(RawCall("/grpc.health.v1.Health/Check", "", &health).ok());
+  EXPECT_EQ(health, std::string("\x08\x01", 2));
+
+  // ServerReflectionRequest{list_services: ""} over the bidi stream.
+  grpc::GenericStub generic(channel_);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  grpc::CompletionQueue cq;
+  auto call = generic.PrepareCall(&context,
+                                  "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+                                  &cq);
+  void* tag;
+  bool ok;
+  call->StartCall(reinterpret_cast<void*>(1));
+  ASSERT_TRUE(cq.Next(&tag, &ok) && ok);
+  grpc::Slice slice(std::string("\x3a\x00", 2));
+  grpc::ByteBuffer request(&slice, 1);
+  call->Write(request, reinterpret_cast<void*>(2));
+  ASSERT_TRUE(cq.Next(&tag, &ok) && ok);
+  grpc::ByteBuffer response;
+  call->Read(&response, reinterpret_cast<void*>(3));
+  ASSERT_TRUE(cq.Next(&tag, &ok) && ok);
+  std::vector<grpc::Slice> slices;
+  response.Dump(&slices);
+  std::string bytes;
+  for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  EXPECT_NE(bytes.find("pktpool.v1.PktPool"), std::string::npos);
+  call->WritesDone(reinterpret_cast<void*>(4));
+  cq.Next(&tag, &ok);
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(5));
+  cq.Next(&tag, &ok);
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+}
+
+TEST_F(DaemonTest, SendThroughGrpcCaptureThroughGrpcByteExactInOrder) {
+  v1::CaptureRequest capture_request;
+  capture_request.set_interface(ns_->b());
+  capture_request.set_count(300);
+  grpc::ClientContext capture_context;
+  capture_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  auto reader = stub_->Capture(&capture_context, capture_request);
+  // The stream's subscriber exists once the first read is pending; give it a moment.
+  absl::SleepFor(absl::Milliseconds(300));
+
+  v1::SendFramesRequest send;
+  send.set_interface(ns_->a());
+  std::vector<std::string> frames;
+  for (uint32_t i = 0; i < 300; ++i) {
+    frames.push_back(MakeFrame(i, 60 + i * 4));
+    send.add_frames(frames.back());
+  }
+  *send.mutable_wait_for_resources() = TimeUtil::SecondsToDuration(5);
+  v1::SendFramesResponse sent;
+  ASSERT_TRUE(Call(&v1::PktPool::Stub::SendFrames, send, &sent).ok());
+  EXPECT_EQ(sent.frames_sent(), 300u);
+  ASSERT_EQ(sent.outcomes_size(), 300);
+  for (const auto& outcome : sent.outcomes()) EXPECT_EQ(outcome.result(), v1::SEND_RESULT_SENT);
+
+  std::vector<std::string> got;
+  v1::CaptureResponse batch;
+  while (got.size() < frames.size() && reader->Read(&batch)) {
+    for (const auto& frame : batch.frames()) {
+      got.push_back(frame.data());
+      EXPECT_EQ(frame.wire_length(), frame.data().size());
+    }
+  }
+  EXPECT_TRUE(reader->Finish().ok());  // count reached: the stream ends by itself
+  ASSERT_EQ(got.size(), frames.size());
+  for (size_t i = 0; i < frames.size(); ++i) ASSERT_EQ(got[i], frames[i]) << "frame " << i;
+}
+
+TEST_F(DaemonTest, EveryOtherRpcAnswers) {
+  v1::GetVersionResponse version;
+  ASSERT_TRUE(Call(&v1::PktPool::Stub::GetVersion, v1::GetVersionRequest{}, &version).ok());
+  EXPECT_FALSE(version.version().empty());
+
+  v1::ListBindingsResponse list;
+  ASSERT_TRUE(Call(&v1::PktPool::Stub::ListBindings, v1::ListBindingsRequest{}, &list).ok());
+  ASSERT_EQ(list.bindings_size(), 2);
+  EXPECT_EQ(list.bindings(0).state(), v1::BINDING_STATE_UP);
+  EXPECT_EQ(list.bindings(0).options().snaplen(), 65535u);
+
+  v1::ListPoolsResponse pools;
+  ASSERT_TRUE(Call(&v1::PktPool::Stub::ListPools, v1::ListPoolsRequest{}, &pools).ok());
+  ASSERT_EQ(pools.bindings_size(), 2);
+  EXPECT_EQ(pools.bindings(0).pools_size(), 4);
+  EXPECT_EQ(pools.bindings(0).pools(0).tag(), "RXPK");
+
+  // WatchStats: two updates 50 ms apart, then cancel.
+  v1::WatchStatsRequest watch;
+  *watch.mutable_interval() = TimeUtil::MillisecondsToDuration(50);
+  grpc::ClientContext watch_context;
+  auto watcher = stub_->WatchStats(&watch_context, watch);
+  v1::GetStatsResponse update;
+  ASSERT_TRUE(watcher->Read(&update));
+  ASSERT_TRUE(watcher->Read(&update));
+  EXPECT_EQ(update.bindings_size(), 2);
+  watch_context.TryCancel();
+  while (watcher->Read(&update)) {
+  }
+  EXPECT_EQ(watcher->Finish().error_code(), grpc::StatusCode::CANCELLED);
+
+  // StreamSendFrames: three batches, totals summed.
+  grpc::ClientContext stream_context;
+  v1::SendFramesResponse totals;
+  auto writer = stub_->StreamSendFrames(&stream_context, &totals);
+  for (int b = 0; b < 3; ++b) {
+    v1::SendFramesRequest batch;
+    batch.set_interface(ns_->a());
+    for (int i = 0; i < 10; ++i) batch.add_frames(MakeFrame(b * 10 + i, 64));
+    ASSERT_TRUE(writer->Write(batch));
+  }
+  writer->WritesDone();
+  ASSERT_TRUE(writer->Finish().ok());
+  EXPECT_EQ(totals.frames_sent(), 30u);
+
+  v1::UnbindRequest unbind;
+  unbind.set_interface(ns_->b());
+  v1::UnbindResponse unbound;
+  ASSERT_TRUE(Call(&v1::PktPool::Stub::Unbind, unbind, &unbound).ok());
+  v1::GetStatsRequest gone;
+  gone.set_interface(ns_->b());
+  v1::GetStatsResponse none;
+  EXPECT_EQ(Call(&v1::PktPool::Stub::GetStats, gone, &none).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  v1::BindRequest bind;
+  bind.set_interface(ns_->b());
+  bind.mutable_options()->mutable_rx()->set_packet_descriptors(64);
+  bind.mutable_options()->set_rx_preallocate(16);
+  v1::BindResponse bound;
+  ASSERT_TRUE(Call(&v1::PktPool::Stub::Bind, bind, &bound).ok());
+  EXPECT_EQ(bound.binding().options().rx().packet_descriptors(), 64u);
+}
+
+TEST_F(DaemonTest, BadInputsGetTheRightCodeAndTheDaemonStaysHealthy) {
+  auto code = [&](auto method, const auto& request, auto* response) {
+    return Call(method, request, response).error_code();
+  };
+  v1::SendFramesResponse sent;
+  v1::SendFramesRequest send;
+  send.set_interface("nosuch0");
+  send.add_frames(MakeFrame(1, 64));
+  EXPECT_EQ(code(&v1::PktPool::Stub::SendFrames, send, &sent), grpc::StatusCode::NOT_FOUND);
+
+  send.set_interface(ns_->a());
+  send.clear_frames();
+  send.add_frames("");
+  EXPECT_EQ(code(&v1::PktPool::Stub::SendFrames, send, &sent),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  send.clear_frames();
+  send.add_frames(std::string(70000, 'x'));
+  EXPECT_EQ(code(&v1::PktPool::Stub::SendFrames, send, &sent),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  send.clear_frames();
+  for (int i = 0; i < 4097; ++i) send.add_frames(MakeFrame(i, 60));
+  grpc::Status over_limit = Call(&v1::PktPool::Stub::SendFrames, send, &sent);
+  EXPECT_EQ(over_limit.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(over_limit.error_message().find("max_frames_per_batch"), std::string::npos);
+
+  v1::BindResponse bound;
+  v1::BindRequest bind;
+  bind.set_interface(ns_->a());
+  EXPECT_EQ(code(&v1::PktPool::Stub::Bind, bind, &bound), grpc::StatusCode::ALREADY_EXISTS);
+  bind.set_interface("nosuch0");
+  EXPECT_EQ(code(&v1::PktPool::Stub::Bind, bind, &bound), grpc::StatusCode::NOT_FOUND);
+  // The remaining checks need a free interface: unbind one end first.
+  v1::UnbindRequest unbind;
+  unbind.set_interface(ns_->b());
+  v1::UnbindResponse unbound;
+  ASSERT_TRUE(Call(&v1::PktPool::Stub::Unbind, unbind, &unbound).ok());
+  bind.set_interface(ns_->b());
+  bind.mutable_options()->set_filter("not a filter (");
+  EXPECT_EQ(code(&v1::PktPool::Stub::Bind, bind, &bound), grpc::StatusCode::INVALID_ARGUMENT);
+  bind.mutable_options()->clear_filter();
+  bind.mutable_options()->mutable_rx()->set_packet_descriptors(0x10000);
+  grpc::Status too_many = Call(&v1::PktPool::Stub::Bind, bind, &bound);
+  EXPECT_EQ(too_many.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(too_many.error_message().find("NDIS_STATUS_RESOURCES"), std::string::npos);
+
+  v1::CaptureRequest capture;
+  capture.set_interface(ns_->a());
+  capture.set_filter("((");
+  grpc::ClientContext capture_context;
+  auto reader = stub_->Capture(&capture_context, capture);
+  v1::CaptureResponse ignored;
+  EXPECT_FALSE(reader->Read(&ignored));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  v1::TunePoolRequest tune;
+  tune.set_interface(ns_->a());
+  v1::TunePoolResponse tuned;
+  EXPECT_EQ(code(&v1::PktPool::Stub::TunePool, tune, &tuned), grpc::StatusCode::UNIMPLEMENTED);
+
+  // Still healthy and still sending.
+  std::string health;
+  ASSERT_TRUE(RawCall("/grpc.health.v1.Health/Check", "", &health).ok());
+  EXPECT_EQ(health, std::string("\x08\x01", 2));
+  send.clear_frames();
+  send.add_frames(MakeFrame(9, 64));
+  ASSERT_TRUE(Call(&v1::PktPool::Stub::SendFrames, send, &sent).ok());
+  EXPECT_EQ(sent.frames_sent(), 1u);
+}
+
+TEST_F(DaemonTest, CancelledCaptureReturnsPacketsToBaseline) {
+  const uint32_t baseline = InUse(StatsOf(ns_->b()), v1::POOL_NAME_RX_PACKETS);
+  v1::CaptureRequest capture;
+  capture.set_interface(ns_->b());
+  capture.set_queue_frames(10000);
+  grpc::ClientContext capture_context;
+  auto reader = stub_->Capture(&capture_context, capture);
+  absl::SleepFor(absl::Milliseconds(300));
+  v1::SendFramesRequest send;
+  send.set_interface(ns_->a());
+  for (int i = 0; i < 200; ++i) send.add_frames(MakeFrame(i, 200));
+  v1::SendFramesResponse sent;
+  ASSERT_TRUE(Call(&v1::PktPool::Stub::SendFrames, send, &sent).ok());
+  v1::CaptureResponse batch;
+  ASSERT_TRUE(reader->Read(&batch));  // mid-stream
+  capture_context.TryCancel();
+  while (reader->Read(&batch)) {
+  }
+  reader->Finish();
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (InUse(StatsOf(ns_->b()), v1::POOL_NAME_RX_PACKETS) != baseline &&
+         absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_EQ(InUse(StatsOf(ns_->b()), v1::POOL_NAME_RX_PACKETS), baseline);
+}
+
+TEST_F(DaemonTest, SigtermDuringASendFloodExitsZeroWithinFiveSeconds) {
+  std::atomic<bool> stop{false};
+  std::thread flood([&] {
+    auto stub = v1::PktPool::NewStub(channel_);
+    v1::SendFramesRequest send;
+    send.set_interface(ns_->a());
+    for (int i = 0; i < 256; ++i) send.add_frames(MakeFrame(i, 512));
+    while (!stop.load()) {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      v1::SendFramesResponse sent;
+      if (!stub->SendFrames(&context, send, &sent).ok()) break;
+    }
+  });
+  absl::SleepFor(absl::Milliseconds(300));
+  const absl::Time start = absl::Now();
+  kill(pid_, SIGTERM);
+  int status = 0;
+  pid_t done = 0;
+  while ((done = waitpid(pid_, &status, WNOHANG)) == 0 && absl::Now() - start < absl::Seconds(5)) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  stop.store(true);
+  flood.join();
+  ASSERT_EQ(done, pid_) << "pktpoold did not exit within 5 s of SIGTERM";
+  pid_ = -1;
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_FALSE(std::filesystem::exists(socket_));
+}
+
+}  // namespace
+}  // namespace pktpool
