@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -109,23 +110,29 @@ Binding::~Binding() { Close(); }
 
 absl::Status Binding::Start() {
   if (absl::Status opened = OpenHandles(); !opened.ok()) return opened;
-  const uint32_t room = InterfaceMtu(interface_) + kLinkHeaderRoomBytes;
-  auto rx = RxPath::Create(&memory_, options_.rx, std::min(room, options_.snaplen),
-                           options_.rx_preallocate);
+  rx_frame_room_ = std::min(InterfaceMtu(interface_) + kLinkHeaderRoomBytes, options_.snaplen);
+  auto rx = RxPath::Create(&memory_, options_.rx, rx_frame_room_, options_.rx_preallocate);
   if (!rx.ok()) return rx.status();
-  rx_ = std::move(*rx);
+  rx_current_ = rx->get();
+  rx_.store(std::shared_ptr<RxPath>(std::move(*rx)));
   auto tx_packets = pool::PacketPool::Create({.descriptors = options_.tx.packet_descriptors,
                                               .overflow_descriptors = options_.tx.packet_overflow,
                                               .tag = pool::MemoryTag("TXPK"),
                                               .direction = pool::PoolDirection::kTx,
                                               .memory = &memory_});
   if (!tx_packets.ok()) return tx_packets.status();
-  tx_packets_ = std::move(*tx_packets);
   auto tx_buffers = BufferSlab::Create(&memory_, options_.tx.buffer_count, options_.tx.buffer_size,
                                        pool::MemoryTag("TXBF"), pool::MemoryTag("TXBD"),
                                        pool::PoolDirection::kTx);
   if (!tx_buffers.ok()) return tx_buffers.status();
-  tx_buffers_ = std::move(*tx_buffers);
+  tx_.store(std::make_shared<const TxPools>(TxPools{
+      std::shared_ptr<pool::PacketPool>(tx_packets->release(), pool::PacketPool::Closer()),
+      std::shared_ptr<BufferSlab>(std::move(*tx_buffers))}));
+  {
+    MutexLock lock(&tune_mu_);
+    rx_sizes_ = options_.rx;
+    tx_sizes_ = options_.tx;
+  }
 
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -185,7 +192,7 @@ void Binding::Receive(const pcap_pkthdr* header, const uint8_t* data) {
   // Nanosecond precision was asked for at open: tv_usec holds nanoseconds.
   const absl::Time timestamp = absl::FromUnixSeconds(header->ts.tv_sec) +
                                absl::Nanoseconds(header->ts.tv_usec);
-  pool::Packet* packet = rx_->Fill(data, header->caplen, timestamp, header->len,
+  pool::Packet* packet = rx_current_->Fill(data, header->caplen, timestamp, header->len,
                                    interface_index_.load(std::memory_order_relaxed));
   if (packet == nullptr) {
     rx_resource_drops_.fetch_add(1, std::memory_order_relaxed);
@@ -258,6 +265,16 @@ void Binding::RxLoop() {
     bool stop = false;
     for (int i = 0; i < ready; ++i) stop |= events[i].data.u32 == kStopEvent;
     if (stop) break;
+    if (rx_pending_.load()) {
+      // TunePool built a new receive generation: switch to it, retire the old one.
+      MutexLock lock(&tune_mu_);
+      std::shared_ptr<RxPath> old = rx_.load();
+      old->Retire();
+      retired_rx_.push_back(std::move(old));
+      rx_current_ = pending_rx_.get();
+      rx_.store(std::move(pending_rx_));
+      rx_pending_.store(false);
+    }
     const uint64_t version = subscribers_version_.load(std::memory_order_acquire);
     if (version != rx_subscribers_version_) {
       MutexLock lock(&subscribers_mu_);
@@ -270,7 +287,7 @@ void Binding::RxLoop() {
         int budget = -1;  // everything in the ring
         if (options_.rx_hold_when_exhausted) {
           // Take no more frames than there are receive packets for.
-          budget = static_cast<int>(std::min<uint32_t>(rx_->Available(), kMaxHoldBudget));
+          budget = static_cast<int>(std::min<uint32_t>(rx_current_->Available(), kMaxHoldBudget));
           if (budget == 0) {
             holding = true;
             break;
@@ -288,6 +305,7 @@ void Binding::RxLoop() {
     }
     if (absl::Now() >= next_check) {
       next_check = absl::Now() + kInterfacePollInterval;
+      ReapRetired();
       if (state() == BindingState::kUp) {
         PublishPcapCounters();
         if (InterfaceChanged()) GoDown("the interface was deleted or replaced");
@@ -302,16 +320,18 @@ void Binding::RxLoop() {
 
 // ---- send -------------------------------------------------------------------------
 
-pool::Packet* Binding::BuildTxPacket(std::span<const uint8_t> frame, absl::Time deadline) {
+pool::Packet* Binding::BuildTxPacket(const TxPools& tx, std::span<const uint8_t> frame,
+                                     absl::Time deadline) {
+  const uint32_t buffer_size = tx.buffers->buffer_size();
   const uint32_t buffers_needed =
-      static_cast<uint32_t>((frame.size() + tx_buffers_->buffer_size() - 1) / tx_buffers_->buffer_size());
+      static_cast<uint32_t>((frame.size() + buffer_size - 1) / buffer_size);
   while (true) {
     const uint64_t generation = tx_free_generation_.load();
     pool::Packet* packet = nullptr;
-    if (tx_packets_->Allocate(&packet) == pool::Status::kSuccess) {
+    if (tx.packets->Allocate(&packet) == pool::Status::kSuccess) {
       uint32_t chained = 0;
       for (; chained < buffers_needed; ++chained) {
-        pool::Buffer* buffer = tx_buffers_->Acquire();
+        pool::Buffer* buffer = tx.buffers->Acquire();
         if (buffer == nullptr) break;
         pool::ChainBufferAtBack(packet, buffer);
       }
@@ -341,7 +361,8 @@ void Binding::NotifyTxFreed() {
 }
 
 void Binding::FreeTxPacket(pool::Packet* packet) {
-  while (pool::Buffer* buffer = pool::UnchainBufferAtFront(packet)) tx_buffers_->Release(buffer);
+  // Buffers and packet go back to their own pools, whichever generation they are from.
+  while (pool::Buffer* buffer = pool::UnchainBufferAtFront(packet)) BufferSlab::Release(buffer);
   pool::ReinitializePacket(packet);
   pool::FreePacket(packet);
 }
@@ -403,6 +424,10 @@ std::vector<FrameResult> Binding::Send(std::span<const std::span<const uint8_t>>
     }
     ++active_senders_;
   }
+  // This call's transmit generation: a TunePool meanwhile does not change it under us.
+  const std::shared_ptr<const TxPools> tx = tx_.load();
+  const size_t max_frame = std::min<size_t>(
+      kMaxFrameBytes, static_cast<size_t>(tx->buffers->buffer_size()) * tx->buffers->buffer_count());
   SendBatch batch;
   batch.results = &results;
   const absl::Duration interval = options.frames_per_second > 0
@@ -434,8 +459,7 @@ std::vector<FrameResult> Binding::Send(std::span<const std::span<const uint8_t>>
         fail(i, SendError::kEmptyFrame);
         continue;
       }
-      if (frame.size() > kMaxFrameBytes ||
-          frame.size() > static_cast<size_t>(tx_buffers_->buffer_size()) * options_.tx.buffer_count) {
+      if (frame.size() > max_frame) {
         fail(i, SendError::kFrameTooLarge);
         continue;
       }
@@ -445,12 +469,12 @@ std::vector<FrameResult> Binding::Send(std::span<const std::span<const uint8_t>>
       }
       // Build without waiting first; before waiting for resources, hand what is built to
       // the transmit thread, since only it can free them.
-      pool::Packet* packet = BuildTxPacket(frame, absl::InfinitePast());
+      pool::Packet* packet = BuildTxPacket(*tx, frame, absl::InfinitePast());
       if (packet == nullptr && !pending.empty()) {
         flush();
-        packet = BuildTxPacket(frame, deadline);
+        packet = BuildTxPacket(*tx, frame, deadline);
       } else if (packet == nullptr) {
-        packet = BuildTxPacket(frame, deadline);
+        packet = BuildTxPacket(*tx, frame, deadline);
       }
       if (packet == nullptr) {
         fail(i, closing_.load() ? SendError::kClosed : SendError::kResources);
@@ -664,6 +688,103 @@ void Binding::Unsubscribe(const std::shared_ptr<CaptureSubscriber>& subscriber) 
   subscriber->Close();
 }
 
+BindingOptions Binding::options() const {
+  BindingOptions options = options_;
+  MutexLock lock(&tune_mu_);
+  options.rx = rx_sizes_;
+  options.tx = tx_sizes_;
+  return options;
+}
+
+void Binding::ReapRetired() {
+  MutexLock lock(&tune_mu_);
+  // A retired generation goes once nobody can allocate from it (only this list holds
+  // it) and every descriptor is back.
+  std::erase_if(retired_rx_, [](const std::shared_ptr<RxPath>& path) {
+    path->DrainReturned();
+    return path->Idle();
+  });
+  std::erase_if(retired_tx_packets_, [](const std::shared_ptr<pool::PacketPool>& pool) {
+    return pool.use_count() == 1 && pool->Stats().in_use == 0;
+  });
+  std::erase_if(retired_tx_buffers_, [](const std::shared_ptr<BufferSlab>& slab) {
+    return slab.use_count() == 1 && slab->Stats().in_use == 0;
+  });
+}
+
+absl::StatusOr<TuneResult> Binding::TunePool(PoolId which, const TuneRequest& request) {
+  if (request.descriptors == 0) {
+    return absl::InvalidArgumentError("descriptors must be at least 1");
+  }
+  MutexLock lock(&tune_mu_);
+  if (closing_.load()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("binding '", interface_, "' is unbinding; nothing to tune"));
+  }
+  const int index = static_cast<int>(which);
+  const uint32_t generation = generations_[index] + 1;
+  TuneResult result;
+  if (which == PoolId::kTxPackets) {
+    auto created = pool::PacketPool::Create({.descriptors = request.descriptors,
+                                             .overflow_descriptors = request.overflow,
+                                             .tag = pool::MemoryTag("TXPK"),
+                                             .direction = pool::PoolDirection::kTx,
+                                             .generation = generation,
+                                             .memory = &memory_});
+    if (!created.ok()) return created.status();
+    std::shared_ptr<pool::PacketPool> packets(created->release(), pool::PacketPool::Closer());
+    std::shared_ptr<const TxPools> old = tx_.load();
+    tx_.store(std::make_shared<const TxPools>(TxPools{packets, old->buffers}));
+    retired_tx_packets_.push_back(old->packets);
+    tx_sizes_.packet_descriptors = request.descriptors;
+    tx_sizes_.packet_overflow = packets->overflow_limit();
+    result.applied = packets->Stats();
+    result.overflow_clamped = packets->overflow_limit() < request.overflow;
+  } else if (which == PoolId::kTxBuffers) {
+    const uint32_t size = request.buffer_size != 0 ? request.buffer_size : tx_sizes_.buffer_size;
+    auto created = BufferSlab::Create(&memory_, request.descriptors, size, pool::MemoryTag("TXBF"),
+                                      pool::MemoryTag("TXBD"), pool::PoolDirection::kTx,
+                                      generation);
+    if (!created.ok()) return created.status();
+    std::shared_ptr<BufferSlab> buffers(std::move(*created));
+    std::shared_ptr<const TxPools> old = tx_.load();
+    tx_.store(std::make_shared<const TxPools>(TxPools{old->packets, buffers}));
+    retired_tx_buffers_.push_back(old->buffers);
+    tx_sizes_.buffer_count = request.descriptors;
+    tx_sizes_.buffer_size = size;
+    result.applied = buffers->Stats();
+  } else {
+    // Receive pools: a new receive path (both pools, one of them resized); the receive
+    // thread switches to it and retires the old one.
+    PoolSizes sizes = rx_sizes_;
+    if (which == PoolId::kRxPackets) {
+      sizes.packet_descriptors = request.descriptors;
+      sizes.packet_overflow = request.overflow;
+    } else {
+      sizes.buffer_count = request.descriptors;
+      if (request.buffer_size != 0) sizes.buffer_size = request.buffer_size;
+    }
+    const uint32_t chain = (rx_frame_room_ + sizes.buffer_size - 1) / sizes.buffer_size;
+    const uint32_t preallocate = std::min({options_.rx_preallocate, sizes.packet_descriptors,
+                                           sizes.buffer_count / std::max(chain, 1u)});
+    auto created = RxPath::Create(&memory_, sizes, rx_frame_room_, preallocate,
+                                  std::max(generations_[0], generations_[1]) + 1);
+    if (!created.ok()) return created.status();
+    pending_rx_ = std::shared_ptr<RxPath>(std::move(*created));
+    rx_pending_.store(true);
+    const pool::PoolStats packets = pending_rx_->PacketStats();
+    result.applied = which == PoolId::kRxPackets ? packets : pending_rx_->BufferStats();
+    result.overflow_clamped =
+        which == PoolId::kRxPackets && packets.overflow_limit < request.overflow;
+    sizes.packet_overflow = packets.overflow_limit;
+    rx_sizes_ = sizes;
+    generations_[0] = generations_[1] = std::max(generations_[0], generations_[1]) + 1;
+    return result;
+  }
+  generations_[index] = generation;
+  return result;
+}
+
 BindingStats Binding::Stats() const {
   BindingStats stats;
   stats.interface = interface_;
@@ -684,12 +805,30 @@ BindingStats Binding::Stats() const {
     MutexLock lock(&subscribers_mu_);
     for (const auto& s : subscribers_) stats.subscribers.push_back(s->Stats());
   }
-  if (rx_) {
-    stats.rx_packets = rx_->PacketStats();
-    stats.rx_buffers = rx_->BufferStats();
+  {
+    MutexLock lock(&tune_mu_);
+    // A receive generation built by TunePool counts as current before the receive
+    // thread switches to it.
+    std::shared_ptr<RxPath> rx = pending_rx_ ? pending_rx_ : rx_.load();
+    if (rx) {
+      stats.rx_packets = rx->PacketStats();
+      stats.rx_buffers = rx->BufferStats();
+    }
+    if (pending_rx_ && rx_.load()) {
+      stats.draining.push_back(rx_.load()->PacketStats());
+      stats.draining.push_back(rx_.load()->BufferStats());
+    }
+    for (const auto& old : retired_rx_) {
+      stats.draining.push_back(old->PacketStats());
+      stats.draining.push_back(old->BufferStats());
+    }
+    for (const auto& old : retired_tx_packets_) stats.draining.push_back(old->Stats());
+    for (const auto& old : retired_tx_buffers_) stats.draining.push_back(old->Stats());
   }
-  if (tx_packets_) stats.tx_packets = tx_packets_->Stats();
-  if (tx_buffers_) stats.tx_buffers = tx_buffers_->Stats();
+  if (std::shared_ptr<const TxPools> tx = tx_.load()) {
+    stats.tx_packets = tx->packets->Stats();
+    stats.tx_buffers = tx->buffers->Stats();
+  }
   stats.memory = memory_.AllUsage();
   return stats;
 }
@@ -730,16 +869,27 @@ void Binding::Close() {
     [[maybe_unused]] ssize_t written = write(stop_fd_, &one, sizeof(one));
   }
   if (rx_thread_.joinable()) rx_thread_.join();
-  if (rx_ && !rx_->WaitForFrames(absl::Seconds(10))) {
+  std::vector<std::shared_ptr<RxPath>> receive_paths;
+  {
+    MutexLock lock(&tune_mu_);
+    receive_paths.swap(retired_rx_);
+    pending_rx_.reset();  // built by a TunePool the receive thread never took: no frames
+    retired_tx_packets_.clear();  // closing a retired pool lets it drain by itself
+    retired_tx_buffers_.clear();
+  }
+  if (std::shared_ptr<RxPath> current = rx_.load()) receive_paths.push_back(std::move(current));
+  rx_.store(nullptr);
+  for (auto& path : receive_paths) {
+    path->DrainReturned();
+    if (path->WaitForFrames(absl::Seconds(10))) continue;
     // Someone still holds frames: keep the receive pools alive rather than free memory
     // that is still referenced.
     std::fprintf(stderr, "<3>pktpool: binding %s closed with %lld frames still held\n",
-                 interface_.c_str(), static_cast<long long>(rx_->frames_out()));
-    rx_.release();
+                 interface_.c_str(), static_cast<long long>(path->frames_out()));
+    new std::shared_ptr<RxPath>(std::move(path));  // deliberately leaked
   }
-  rx_.reset();
-  tx_packets_.reset();
-  tx_buffers_.reset();
+  receive_paths.clear();
+  tx_.store(nullptr);
   capture_.reset();
   {
     std::unique_lock lock(io_mu_);

@@ -56,6 +56,22 @@ struct FrameResult {
   std::string detail;                  // libpcap's message for kInjectFailed
 };
 
+// The four pools of a binding.
+enum class PoolId : uint8_t { kRxPackets, kRxBuffers, kTxPackets, kTxBuffers };
+
+// New sizes for one pool (TunePool). Packet pools: descriptors and overflow; buffer
+// pools: descriptors is the buffer count, buffer_size the bytes per buffer (0: keep).
+struct TuneRequest {
+  uint32_t descriptors = 0;
+  uint32_t overflow = 0;
+  uint32_t buffer_size = 0;
+};
+
+struct TuneResult {
+  pool::PoolStats applied;        // the new generation
+  bool overflow_clamped = false;  // NdisAllocatePacketPoolEx reduced the overflow
+};
+
 struct SendOptions {
   // How long to wait for a free tx packet or buffer; zero fails at once with kResources.
   absl::Duration wait_for_resources = absl::ZeroDuration();
@@ -78,6 +94,8 @@ struct BindingStats {
   PcapCounters pcap;                 // summed over every capture handle this binding had
   std::vector<SubscriberStats> subscribers;
   pool::PoolStats rx_packets, rx_buffers, tx_packets, tx_buffers;
+  // Generations replaced by TunePool whose descriptors are not all back yet.
+  std::vector<pool::PoolStats> draining;
   std::vector<pool::TagUsage> memory;  // the binding's tagged memory, by tag
 };
 
@@ -106,6 +124,13 @@ class Binding {
   // Detaches and closes a subscriber (its queued frames are released).
   void Unsubscribe(const std::shared_ptr<CaptureSubscriber>& subscriber);
 
+  // Replaces one pool with a new generation, live: new allocations use it, the old one
+  // drains (shown in Stats().draining) and is freed within about 100 ms of its last
+  // descriptor coming back. Nothing in flight is lost. InvalidArgument for 0
+  // descriptors or a bad size, ResourceExhausted over 0xFFFF packet descriptors (NDIS),
+  // FailedPrecondition while closing.
+  absl::StatusOr<TuneResult> TunePool(PoolId pool, const TuneRequest& request);
+
   // UNBINDING: fails new sends, completes or fails every queued one, closes subscribers,
   // stops the threads, waits (up to 10 s) for held frames, and frees the pools.
   // Idempotent.
@@ -113,10 +138,16 @@ class Binding {
 
   BindingState state() const { return state_.load(std::memory_order_acquire); }
   const std::string& interface() const { return interface_; }
-  const BindingOptions& options() const { return options_; }
+  // The options, with the pool sizes of the current generations.
+  BindingOptions options() const;
   BindingStats Stats() const;
 
  private:
+  // The transmit pools of one generation pair; senders take a snapshot per Send call.
+  struct TxPools {
+    std::shared_ptr<pool::PacketPool> packets;
+    std::shared_ptr<BufferSlab> buffers;
+  };
   struct SendBatch;
   struct TxItem {
     pool::Packet* packet;
@@ -137,7 +168,8 @@ class Binding {
   void GoDown(const std::string& why);
   void TryUp();
   bool InterfaceChanged() const;
-  pool::Packet* BuildTxPacket(std::span<const uint8_t> frame, absl::Time deadline);
+  pool::Packet* BuildTxPacket(const TxPools& tx, std::span<const uint8_t> frame,
+                             absl::Time deadline);
   // Completes items[0..n) (consecutive, often of one batch): frees their packets, records
   // each result, wakes senders.
   void Complete(const TxItem* items, const SendError* errors, std::string* details, size_t n);
@@ -156,10 +188,23 @@ class Binding {
   std::atomic<int32_t> interface_index_{0};
   std::atomic<bool> closing_{false};
 
+  void ReapRetired();
+
   pool::TaggedMemory memory_;
-  std::unique_ptr<RxPath> rx_;
-  pool::PacketPool::Handle tx_packets_;
-  std::unique_ptr<BufferSlab> tx_buffers_;
+  uint32_t rx_frame_room_ = 0;  // bytes a preallocated receive chain holds
+  std::atomic<std::shared_ptr<RxPath>> rx_;  // the current receive generation
+  RxPath* rx_current_ = nullptr;             // receive thread's pointer to it
+  std::atomic<std::shared_ptr<const TxPools>> tx_;
+  // TunePool state: generations, the next receive path, and retired ones draining.
+  mutable Mutex tune_mu_;
+  PoolSizes rx_sizes_ ABSL_GUARDED_BY(tune_mu_);
+  PoolSizes tx_sizes_ ABSL_GUARDED_BY(tune_mu_);
+  uint32_t generations_[4] ABSL_GUARDED_BY(tune_mu_) = {};
+  std::shared_ptr<RxPath> pending_rx_ ABSL_GUARDED_BY(tune_mu_);
+  std::atomic<bool> rx_pending_{false};
+  std::vector<std::shared_ptr<RxPath>> retired_rx_ ABSL_GUARDED_BY(tune_mu_);
+  std::vector<std::shared_ptr<pool::PacketPool>> retired_tx_packets_ ABSL_GUARDED_BY(tune_mu_);
+  std::vector<std::shared_ptr<BufferSlab>> retired_tx_buffers_ ABSL_GUARDED_BY(tune_mu_);
 
   // libpcap handles. The capture handle belongs to the receive thread (opened by Open
   // before the thread starts). The inject handle is used by senders and the transmit

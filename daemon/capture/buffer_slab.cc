@@ -7,7 +7,7 @@ namespace pktpool::capture {
 
 absl::StatusOr<std::unique_ptr<BufferSlab>> BufferSlab::Create(
     pool::TaggedMemory* memory, uint32_t count, uint32_t buffer_size, pool::MemoryTag memory_tag,
-    pool::MemoryTag descriptor_tag, pool::PoolDirection direction) {
+    pool::MemoryTag descriptor_tag, pool::PoolDirection direction, uint32_t generation) {
   if (count == 0 || buffer_size < kMinBufferSize || buffer_size > kMaxBufferSize) {
     return absl::InvalidArgumentError(absl::StrCat(
         "buffer count must be at least 1 and buffer size ", kMinBufferSize, " to ",
@@ -24,6 +24,7 @@ absl::StatusOr<std::unique_ptr<BufferSlab>> BufferSlab::Create(
   auto pool = pool::BufferPool::Create({.descriptors = count,
                                         .tag = descriptor_tag,
                                         .direction = direction,
+                                        .generation = generation,
                                         .memory = memory,
                                         .slot_memory = slab,
                                         .slot_size = buffer_size});

@@ -21,7 +21,7 @@ class BufferSlab {
   // descriptors to `descriptor_tag`. InvalidArgument for a zero count or size.
   static absl::StatusOr<std::unique_ptr<BufferSlab>> Create(
       pool::TaggedMemory* memory, uint32_t count, uint32_t buffer_size, pool::MemoryTag memory_tag,
-      pool::MemoryTag descriptor_tag, pool::PoolDirection direction);
+      pool::MemoryTag descriptor_tag, pool::PoolDirection direction, uint32_t generation = 0);
   ~BufferSlab();
 
   // A buffer mapping a free slot at its full size, or null when slots or descriptors
@@ -30,10 +30,12 @@ class BufferSlab {
     pool::Buffer* buffer = nullptr;
     return pool_->AllocateSlot(&buffer) == pool::Status::kSuccess ? buffer : nullptr;
   }
-  // Returns a buffer from Acquire (it must not be chained).
-  void Release(pool::Buffer* buffer) { pool_->Free(buffer); }
+  // Returns a buffer from Acquire (it must not be chained). It goes to the buffer's own
+  // pool, so a buffer of an older slab generation is released correctly too.
+  static void Release(pool::Buffer* buffer) { pool::FreeBuffer(buffer); }
 
   uint32_t buffer_size() const { return pool_->slot_size(); }
+  uint32_t buffer_count() const { return pool_->descriptors(); }
   pool::PoolStats Stats() const { return pool_->Stats(); }
 
  private:

@@ -59,17 +59,19 @@ std::vector<uint8_t> RxFrame::Bytes() const {
 absl::StatusOr<std::unique_ptr<RxPath>> RxPath::Create(pool::TaggedMemory* memory,
                                                        const PoolSizes& sizes,
                                                        uint32_t frame_room,
-                                                       uint32_t preallocate) {
+                                                       uint32_t preallocate,
+                                                       uint32_t generation) {
   static_assert(sizeof(RxContext) <= pool::kDefaultProtocolReservedLength);
   auto packets = pool::PacketPool::Create({.descriptors = sizes.packet_descriptors,
                                            .overflow_descriptors = sizes.packet_overflow,
                                            .tag = pool::MemoryTag("RXPK"),
                                            .direction = pool::PoolDirection::kRx,
+                                           .generation = generation,
                                            .memory = memory});
   if (!packets.ok()) return packets.status();
   auto buffers = BufferSlab::Create(memory, sizes.buffer_count, sizes.buffer_size,
                                     pool::MemoryTag("RXBF"), pool::MemoryTag("RXBD"),
-                                    pool::PoolDirection::kRx);
+                                    pool::PoolDirection::kRx, generation);
   if (!buffers.ok()) return buffers.status();
   const uint32_t chain = (frame_room + sizes.buffer_size - 1) / sizes.buffer_size;
   if (static_cast<uint64_t>(chain) * preallocate > sizes.buffer_count ||
@@ -177,8 +179,26 @@ pool::Packet* RxPath::Fill(const uint8_t* data, uint32_t length, absl::Time time
   return packet;
 }
 
+void RxPath::Retire() {
+  retired_.store(true);
+  for (pool::Packet* packet : local_ready_) Destroy(packet);
+  local_ready_.clear();
+  ready_count_.store(0, std::memory_order_relaxed);
+  DrainReturned();
+}
+
+void RxPath::DrainReturned() {
+  for (pool::Packet* packet = returned_.exchange(nullptr, std::memory_order_acquire);
+       packet != nullptr;) {
+    pool::Packet* next = ContextOf(*packet)->next_returned;
+    Destroy(packet);
+    packet = next;
+  }
+}
+
 void RxPath::Return(pool::Packet* packet) {
-  if (ready_count_.load(std::memory_order_relaxed) >= keep_ready_) {
+  // A retired generation keeps nothing: its packets go back to its pools to drain them.
+  if (retired_.load() || ready_count_.load(std::memory_order_relaxed) >= keep_ready_) {
     Destroy(packet);
   } else {
     // NDIS reuse: save the buffers, reinitialize, chain the saved ones back at full

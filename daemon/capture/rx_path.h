@@ -29,7 +29,8 @@ class RxPath {
   static absl::StatusOr<std::unique_ptr<RxPath>> Create(pool::TaggedMemory* memory,
                                                        const PoolSizes& sizes,
                                                        uint32_t frame_room,
-                                                       uint32_t preallocate);
+                                                       uint32_t preallocate,
+                                                       uint32_t generation = 0);
   ~RxPath();  // all frames must have been released (WaitForFrames)
 
   // Receive thread only: a ready packet holding `length` bytes of `data` with OOB
@@ -47,6 +48,14 @@ class RxPath {
     return ready_count_.load(std::memory_order_relaxed) +
            (max_packets_ - std::min(max_packets_, built_.load(std::memory_order_relaxed)));
   }
+
+  // Receive thread: a newer generation takes over. Ready packets go back to the pools;
+  // packets returned from now on are freed, not kept.
+  void Retire();
+  // Frees packets that reached the returned stack while Retire ran. Any thread.
+  void DrainReturned();
+  // True once retired with every packet back in the pools: safe to destroy.
+  bool Idle() const { return retired_.load() && built_.load() == 0; }
 
   // Waits until every filled packet has come back; false after `timeout`.
   bool WaitForFrames(absl::Duration timeout);
@@ -73,6 +82,7 @@ class RxPath {
   std::atomic<pool::Packet*> returned_{nullptr};
   std::atomic<uint32_t> ready_count_{0};
   std::atomic<uint32_t> built_{0};  // packets that exist: ready, filled or held
+  std::atomic<bool> retired_{false};
   uint32_t max_packets_ = 0;        // static + overflow descriptors
   std::atomic<int64_t> frames_out_{0};
   Mutex wait_mu_;

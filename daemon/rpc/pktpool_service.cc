@@ -361,11 +361,34 @@ grpc::ServerUnaryReactor* PktPoolService::ListPools(grpc::CallbackServerContext*
 }
 
 grpc::ServerUnaryReactor* PktPoolService::TunePool(grpc::CallbackServerContext* context,
-                                                   const v1::TunePoolRequest*,
-                                                   v1::TunePoolResponse*) {
-  return Done(context, absl::UnimplementedError(
-                           "live pool tuning is not implemented yet; Unbind and Bind with new "
-                           "pool sizes instead"));
+                                                   const v1::TunePoolRequest* request,
+                                                   v1::TunePoolResponse* response) {
+  capture::PoolId pool;
+  switch (request->pool()) {
+    case v1::POOL_NAME_RX_PACKETS: pool = capture::PoolId::kRxPackets; break;
+    case v1::POOL_NAME_RX_BUFFERS: pool = capture::PoolId::kRxBuffers; break;
+    case v1::POOL_NAME_TX_PACKETS: pool = capture::PoolId::kTxPackets; break;
+    case v1::POOL_NAME_TX_BUFFERS: pool = capture::PoolId::kTxBuffers; break;
+    default:
+      return Done(context, absl::InvalidArgumentError(
+                               "pool must be POOL_NAME_RX_PACKETS, POOL_NAME_RX_BUFFERS, "
+                               "POOL_NAME_TX_PACKETS or POOL_NAME_TX_BUFFERS"));
+  }
+  auto binding = bindings_->Get(request->interface());
+  if (!binding.ok()) return Done(context, binding.status());
+  auto tuned = (*binding)->TunePool(pool, {.descriptors = request->descriptors(),
+                                           .overflow = request->overflow(),
+                                           .buffer_size = request->buffer_size()});
+  if (tuned.ok()) {
+    const capture::BindingOptions options = (*binding)->options();
+    const uint32_t buffer_size = pool == capture::PoolId::kRxBuffers   ? options.rx.buffer_size
+                                 : pool == capture::PoolId::kTxBuffers ? options.tx.buffer_size
+                                                                       : 0;
+    *response->mutable_applied() =
+        ToPoolStatsMessage(tuned->applied, request->pool(), buffer_size);
+    response->set_overflow_clamped(tuned->overflow_clamped);
+  }
+  return Done(context, tuned.status());
 }
 
 absl::Status PktPoolService::SendBatch(const v1::SendFramesRequest& request,

@@ -59,6 +59,21 @@ void ToPoolStats(const pool::PoolStats& in, v1::PoolName name, uint32_t buffer_s
 
 }  // namespace
 
+v1::PoolName PoolNameOfTag(const std::string& tag) {
+  if (tag == "RXPK") return v1::POOL_NAME_RX_PACKETS;
+  if (tag == "RXBD") return v1::POOL_NAME_RX_BUFFERS;
+  if (tag == "TXPK") return v1::POOL_NAME_TX_PACKETS;
+  if (tag == "TXBD") return v1::POOL_NAME_TX_BUFFERS;
+  return v1::POOL_NAME_UNSPECIFIED;
+}
+
+v1::PoolStats ToPoolStatsMessage(const pool::PoolStats& in, v1::PoolName name,
+                                 uint32_t buffer_size) {
+  v1::PoolStats out;
+  ToPoolStats(in, name, buffer_size, &out);
+  return out;
+}
+
 capture::BindingOptions ToBindingOptions(const v1::BindingOptions& in) {
   capture::BindingOptions out;
   if (in.snaplen() != 0) out.snaplen = in.snaplen();
@@ -140,6 +155,11 @@ v1::BindingStats ToBindingStats(const capture::Binding& binding) {
   ToPoolStats(in.rx_buffers, v1::POOL_NAME_RX_BUFFERS, options.rx.buffer_size, out.add_pools());
   ToPoolStats(in.tx_packets, v1::POOL_NAME_TX_PACKETS, 0, out.add_pools());
   ToPoolStats(in.tx_buffers, v1::POOL_NAME_TX_BUFFERS, options.tx.buffer_size, out.add_pools());
+  for (const pool::PoolStats& old : in.draining) {
+    v1::PoolStats* draining = out.add_pools();
+    ToPoolStats(old, PoolNameOfTag(old.tag), 0, draining);
+    draining->set_draining(true);
+  }
   for (const auto& usage : in.memory) {
     v1::TagUsage* tag = out.add_memory();
     tag->set_tag(usage.tag.ToString());

@@ -15,6 +15,10 @@ v1::BindingOptions FromBindingOptions(const capture::BindingOptions& options);
 v1::BindingInfo ToBindingInfo(const capture::Binding& binding);
 v1::BindingStats ToBindingStats(const capture::Binding& binding);
 v1::SendResult ToSendResult(capture::SendError error);
+// The pool a tag belongs to ("RXPK" -> POOL_NAME_RX_PACKETS, ...).
+v1::PoolName PoolNameOfTag(const std::string& tag);
+v1::PoolStats ToPoolStatsMessage(const pool::PoolStats& in, v1::PoolName name,
+                                 uint32_t buffer_size);
 
 }  // namespace pktpool::rpc
 

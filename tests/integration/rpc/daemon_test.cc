@@ -335,8 +335,25 @@ TEST_F(DaemonTest, BadInputsGetTheRightCodeAndTheDaemonStaysHealthy) {
 
   v1::TunePoolRequest tune;
   tune.set_interface(ns_->a());
+  tune.set_descriptors(100);
   v1::TunePoolResponse tuned;
-  EXPECT_EQ(code(&v1::PktPool::Stub::TunePool, tune, &tuned), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(code(&v1::PktPool::Stub::TunePool, tune, &tuned), grpc::StatusCode::INVALID_ARGUMENT)
+      << "a pool must be named";
+  tune.set_pool(v1::POOL_NAME_TX_PACKETS);
+  tune.set_descriptors(0);
+  EXPECT_EQ(code(&v1::PktPool::Stub::TunePool, tune, &tuned), grpc::StatusCode::INVALID_ARGUMENT);
+  tune.set_descriptors(0x10000);
+  grpc::Status over_cap = Call(&v1::PktPool::Stub::TunePool, tune, &tuned);
+  EXPECT_EQ(over_cap.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(over_cap.error_message().find("NDIS_STATUS_RESOURCES"), std::string::npos);
+  tune.set_descriptors(65000);
+  tune.set_overflow(1000);
+  ASSERT_TRUE(Call(&v1::PktPool::Stub::TunePool, tune, &tuned).ok());
+  EXPECT_TRUE(tuned.overflow_clamped());
+  EXPECT_EQ(tuned.applied().overflow_limit(), 535u);
+  EXPECT_EQ(tuned.applied().generation(), 1u);
+  tune.set_interface("nosuch0");
+  EXPECT_EQ(code(&v1::PktPool::Stub::TunePool, tune, &tuned), grpc::StatusCode::NOT_FOUND);
 
   // Still healthy and still sending.
   std::string health;
