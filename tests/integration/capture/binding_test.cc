@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/tcpdump.h"
 #include "tests/support/veth_namespace.h"
 
 extern char** environ;
@@ -98,57 +99,6 @@ class BindingTest : public ::testing::Test {
   std::vector<std::pair<std::unique_ptr<Binding>, BindingStats>> bindings_;
 };
 
-// A tcpdump writing veth-b's frames to a file, started inside the namespace.
-class Tcpdump {
- public:
-  Tcpdump(const std::string& interface, const std::string& path) : path_(path) {
-    std::vector<std::string> args = {"tcpdump", "-i", interface, "-w", path, "-U", "-Q", "in",
-                                     "-s", "0", "-B", "16384", "ether proto 0x88b5"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-    ok_ = posix_spawnp(&pid_, "tcpdump", &actions, nullptr, argv.data(), environ) == 0;
-    posix_spawn_file_actions_destroy(&actions);
-    // tcpdump creates the file once its capture is active.
-    if (ok_) WaitFor([&] { return std::filesystem::exists(path_); }, absl::Seconds(5));
-    absl::SleepFor(absl::Milliseconds(200));
-  }
-  // Waits (bounded) until the file holds `expected` frames, stops tcpdump (SIGINT, by
-  // PID) and reads what it wrote.
-  std::vector<Frame> StopAndRead(size_t expected = 0) {
-    if (!ok_) return {};
-    WaitFor([&] { return Read().size() >= expected; }, absl::Seconds(5));
-    kill(pid_, SIGINT);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    ok_ = false;
-    return Read();
-  }
-  std::vector<Frame> Read() const {
-    std::vector<Frame> frames;
-    char errbuf[PCAP_ERRBUF_SIZE];
-    pcap_t* file = pcap_open_offline(path_.c_str(), errbuf);
-    if (file == nullptr) return frames;
-    pcap_pkthdr* header;
-    const u_char* data;
-    while (pcap_next_ex(file, &header, &data) == 1) frames.emplace_back(data, data + header->caplen);
-    pcap_close(file);
-    return frames;
-  }
-  ~Tcpdump() {
-    if (ok_) StopAndRead();
-    std::filesystem::remove(path_);
-  }
-  bool ok() const { return ok_; }
-
- private:
-  std::string path_;
-  pid_t pid_ = -1;
-  bool ok_ = false;
-};
 
 TEST_F(BindingTest, ByteExactInOrderWithSplitFramesAndIndependentCapture) {
   BindingOptions sender_options;
@@ -163,7 +113,8 @@ TEST_F(BindingTest, ByteExactInOrderWithSplitFramesAndIndependentCapture) {
   ASSERT_NE(sender, nullptr);
   ASSERT_NE(receiver, nullptr);
   auto subscriber = receiver->Subscribe("test", 2048);
-  Tcpdump tcpdump(ns_->b(), "/tmp/pktpool-binding-test-" + std::to_string(getpid()) + ".pcap");
+  testing::Tcpdump tcpdump(ns_->b(),
+                           "/tmp/pktpool-binding-test-" + std::to_string(getpid()) + ".pcap");
   ASSERT_TRUE(tcpdump.ok()) << "tcpdump did not start";
 
   std::vector<Frame> frames;

@@ -19,6 +19,7 @@
 #include "absl/time/clock.h"
 #include "google/protobuf/util/time_util.h"
 #include "pktpool/v1/pktpool.grpc.pb.h"
+#include "tests/support/tcpdump.h"
 #include "tests/support/veth_namespace.h"
 
 extern char** environ;
@@ -392,8 +393,11 @@ TEST_F(DaemonTest, CancelledCaptureReturnsPacketsToBaseline) {
   EXPECT_EQ(InUse(StatsOf(ns_->b()), v1::POOL_NAME_RX_PACKETS), baseline);
 }
 
-TEST_F(DaemonTest, SigtermDuringASendFloodExitsZeroWithinFiveSeconds) {
+TEST_F(DaemonTest, SigtermDuringASendFloodExitsZeroAndEveryReportedFrameWasSent) {
+  testing::Tcpdump tcpdump(ns_->b(), absl::StrCat("/tmp/pktpoold-sigterm-", getpid(), ".pcap"));
+  ASSERT_TRUE(tcpdump.ok());
   std::atomic<bool> stop{false};
+  std::atomic<uint64_t> reported{0};
   std::thread flood([&] {
     auto stub = v1::PktPool::NewStub(channel_);
     v1::SendFramesRequest send;
@@ -404,6 +408,7 @@ TEST_F(DaemonTest, SigtermDuringASendFloodExitsZeroWithinFiveSeconds) {
       context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
       v1::SendFramesResponse sent;
       if (!stub->SendFrames(&context, send, &sent).ok()) break;
+      reported.fetch_add(sent.frames_sent());
     }
   });
   absl::SleepFor(absl::Milliseconds(300));
@@ -421,6 +426,111 @@ TEST_F(DaemonTest, SigtermDuringASendFloodExitsZeroWithinFiveSeconds) {
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
   EXPECT_FALSE(std::filesystem::exists(socket_));
+  // Every frame reported as sent reached the peer (the last, interrupted batch may have
+  // sent frames it could not report, so the capture may hold more).
+  ASSERT_GT(reported.load(), 0u);
+  const size_t captured = tcpdump.StopAndRead(reported.load()).size();
+  EXPECT_GE(captured, reported.load());
+}
+
+TEST_F(DaemonTest, TuningEveryPoolUnderAFloodAndACaptureLosesNothing) {
+  v1::CaptureRequest capture_request;
+  capture_request.set_interface(ns_->b());
+  capture_request.set_queue_frames(65536);
+  grpc::ClientContext capture_context;
+  capture_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  auto reader = stub_->Capture(&capture_context, capture_request);
+  absl::SleepFor(absl::Milliseconds(300));
+  std::atomic<uint64_t> reported{0};
+  std::thread flood([&] {
+    auto stub = v1::PktPool::NewStub(channel_);
+    for (uint32_t round = 0; round < 30; ++round) {
+      v1::SendFramesRequest send;
+      send.set_interface(ns_->a());
+      for (uint32_t i = 0; i < 100; ++i) send.add_frames(MakeFrame(round * 100 + i, 300));
+      *send.mutable_wait_for_resources() = TimeUtil::SecondsToDuration(5);
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+      v1::SendFramesResponse sent;
+      if (!stub->SendFrames(&context, send, &sent).ok()) break;
+      reported.fetch_add(sent.frames_sent());
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+  });
+  const struct {
+    const std::string* interface;
+    v1::PoolName pool;
+    uint32_t descriptors;
+    uint32_t buffer_size;
+  } tunes[] = {{&ns_->b(), v1::POOL_NAME_RX_PACKETS, 600, 0},
+               {&ns_->b(), v1::POOL_NAME_RX_BUFFERS, 1400, 1024},
+               {&ns_->a(), v1::POOL_NAME_TX_PACKETS, 300, 0},
+               {&ns_->a(), v1::POOL_NAME_TX_BUFFERS, 700, 512}};
+  for (const auto& t : tunes) {
+    absl::SleepFor(absl::Milliseconds(20));
+    v1::TunePoolRequest tune;
+    tune.set_interface(*t.interface);
+    tune.set_pool(t.pool);
+    tune.set_descriptors(t.descriptors);
+    tune.set_buffer_size(t.buffer_size);
+    v1::TunePoolResponse tuned;
+    grpc::Status status = Call(&v1::PktPool::Stub::TunePool, tune, &tuned);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(tuned.applied().descriptors(), t.descriptors);
+  }
+  flood.join();
+  std::vector<uint32_t> sequences;
+  v1::CaptureResponse batch;
+  while (sequences.size() < reported.load() && reader->Read(&batch)) {
+    for (const auto& frame : batch.frames()) {
+      uint32_t sequence;
+      std::memcpy(&sequence, frame.data().data() + 14, sizeof(sequence));
+      sequences.push_back(sequence);
+    }
+  }
+  capture_context.TryCancel();
+  while (reader->Read(&batch)) {
+  }
+  reader->Finish();
+  ASSERT_EQ(reported.load(), 3000u);
+  ASSERT_EQ(sequences.size(), 3000u);
+  for (size_t i = 0; i < sequences.size(); ++i) ASSERT_EQ(sequences[i], i);
+  // The old generations drain to zero and leave the pool list.
+  const absl::Time deadline = absl::Now() + absl::Seconds(3);
+  int draining = -1;
+  while (draining != 0 && absl::Now() < deadline) {
+    v1::ListPoolsResponse pools;
+    ASSERT_TRUE(Call(&v1::PktPool::Stub::ListPools, v1::ListPoolsRequest{}, &pools).ok());
+    draining = 0;
+    for (const auto& binding : pools.bindings()) {
+      for (const auto& pool : binding.pools()) draining += pool.draining() ? 1 : 0;
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(draining, 0);
+}
+
+TEST_F(DaemonTest, CancelledSendStreamReturnsTxPacketsToBaseline) {
+  grpc::ClientContext stream_context;
+  v1::SendFramesResponse totals;
+  auto writer = stub_->StreamSendFrames(&stream_context, &totals);
+  for (int b = 0; b < 20; ++b) {
+    v1::SendFramesRequest batch;
+    batch.set_interface(ns_->a());
+    batch.set_frames_per_second(20000);  // paced, so frames are queued when we cancel
+    for (int i = 0; i < 100; ++i) batch.add_frames(MakeFrame(b * 100 + i, 128));
+    if (!writer->Write(batch)) break;
+  }
+  stream_context.TryCancel();
+  writer->Finish();
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while ((InUse(StatsOf(ns_->a()), v1::POOL_NAME_TX_PACKETS) != 0 ||
+          InUse(StatsOf(ns_->a()), v1::POOL_NAME_TX_BUFFERS) != 0) &&
+         absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_EQ(InUse(StatsOf(ns_->a()), v1::POOL_NAME_TX_PACKETS), 0u);
+  EXPECT_EQ(InUse(StatsOf(ns_->a()), v1::POOL_NAME_TX_BUFFERS), 0u);
 }
 
 }  // namespace
