@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -531,6 +532,71 @@ TEST_F(DaemonTest, CancelledSendStreamReturnsTxPacketsToBaseline) {
   }
   EXPECT_EQ(InUse(StatsOf(ns_->a()), v1::POOL_NAME_TX_PACKETS), 0u);
   EXPECT_EQ(InUse(StatsOf(ns_->a()), v1::POOL_NAME_TX_BUFFERS), 0u);
+}
+
+// TCP is TLS unless the address is loopback or --insecure-tcp is given; with
+// client_ca_file, clients need a certificate (mTLS).
+TEST(DaemonTcpTest, TlsListenerServesTlsClientsAndRefusesPlaintextOffLoopback) {
+  PKTPOOL_REQUIRE_NET_ADMIN();
+  auto ns = testing::VethNamespace::Create();
+  ASSERT_TRUE(ns.ok()) << ns.status();
+  ASSERT_TRUE((*ns)->Enter().ok());
+  ASSERT_EQ((*ns)->Run("ip addr add 192.0.2.1/24 dev veth-a"), 0);  // our own address
+  const std::string dir = absl::StrCat("/tmp/pktpoold-tls-", getpid());
+  std::filesystem::create_directories(dir);
+  const std::string cert = dir + "/cert.pem", key = dir + "/key.pem", conf = dir + "/tls.conf";
+  ASSERT_EQ(std::system(absl::StrCat("openssl req -x509 -newkey rsa:2048 -nodes -keyout ", key,
+                                     " -out ", cert, " -days 1 -subj /CN=localhost -addext "
+                                     "subjectAltName=DNS:localhost,IP:192.0.2.1 2>/dev/null")
+                            .c_str()),
+            0);
+  {
+    std::ofstream out(conf);
+    out << "listen {\n  unix_socket: \"" << dir << "/d.sock\"\n  tcp_address: \"192.0.2.1:50071\"\n"
+        << "  tls { cert_file: \"" << cert << "\" key_file: \"" << key << "\" }\n}\n";
+  }
+  auto run = [&](std::vector<std::string> args, pid_t* pid) {
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    return posix_spawn(pid, PKTPOOLD_PATH, nullptr, nullptr, argv.data(), environ) == 0;
+  };
+  // Plaintext TCP on a non-loopback address is refused at start, with exit code 2.
+  pid_t refused = -1;
+  ASSERT_TRUE(run({PKTPOOLD_PATH, "--socket", dir + "/r.sock", "--listen", "192.0.2.1:50072"},
+                  &refused));
+  int status = 0;
+  waitpid(refused, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+
+  pid_t pid = -1;
+  ASSERT_TRUE(run({PKTPOOLD_PATH, "--config", conf}, &pid));
+  grpc::SslCredentialsOptions tls;
+  {
+    std::ifstream in(cert);
+    tls.pem_root_certs.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  auto secure = grpc::CreateChannel("192.0.2.1:50071", grpc::SslCredentials(tls));
+  bool connected = false;
+  for (int i = 0; i < 50 && !connected; ++i) {
+    connected = secure->WaitForConnected(std::chrono::system_clock::now() +
+                                         std::chrono::milliseconds(200));
+  }
+  EXPECT_TRUE(connected) << "no TLS connection to 192.0.2.1:50071";
+  v1::GetVersionResponse version;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  EXPECT_TRUE(v1::PktPool::NewStub(secure)->GetVersion(&context, {}, &version).ok());
+  // A plaintext client cannot talk to the TLS port.
+  auto plain = grpc::CreateChannel("192.0.2.1:50071", grpc::InsecureChannelCredentials());
+  grpc::ClientContext plain_context;
+  plain_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  EXPECT_FALSE(v1::PktPool::NewStub(plain)->GetVersion(&plain_context, {}, &version).ok());
+  kill(pid, SIGTERM);
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
