@@ -40,6 +40,27 @@ gpr_timespec After(absl::Duration delay) {
                       gpr_time_from_nanos(absl::ToInt64Nanoseconds(delay), GPR_TIMESPAN));
 }
 
+// Streams refused before they start: finish at once with `status`.
+template <typename Response>
+class FailedWriteStream final : public grpc::ServerWriteReactor<Response> {
+ public:
+  explicit FailedWriteStream(const absl::Status& status) { this->Finish(ToGrpcStatus(status)); }
+  void OnDone() override { delete this; }
+};
+template <typename Request>
+class FailedReadStream final : public grpc::ServerReadReactor<Request> {
+ public:
+  explicit FailedReadStream(const absl::Status& status) { this->Finish(ToGrpcStatus(status)); }
+  void OnDone() override { delete this; }
+};
+
+absl::Status StreamLimitError(uint32_t limit) {
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "too many open streams (limit ", limit,
+      "); close a Capture, WatchStats or StreamSendFrames stream, or raise "
+      "limits.max_concurrent_streams"));
+}
+
 // A streaming reactor's claim on one of the service's stream places.
 class StreamGuard {
  public:
@@ -87,7 +108,11 @@ class CaptureStream final : public grpc::ServerWriteReactor<v1::CaptureResponse>
   void OnCancel() override {
     std::lock_guard<std::mutex> lock(mu_);
     cancelled_ = true;
-    if (!writing_ && !alarm_pending_) FinishOnce(grpc::Status::CANCELLED);
+    if (alarm_pending_) {
+      alarm_.Cancel();  // its callback runs at once and finishes the stream
+    } else if (!writing_) {
+      FinishOnce(grpc::Status::CANCELLED);
+    }
   }
 
   void OnDone() override {
@@ -199,7 +224,11 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::GetStatsResponse> 
   void OnCancel() override {
     std::lock_guard<std::mutex> lock(mu_);
     cancelled_ = true;
-    if (!writing_ && !alarm_pending_) FinishOnce(grpc::Status::CANCELLED);
+    if (alarm_pending_) {
+      alarm_.Cancel();  // its callback runs at once and finishes the stream
+    } else if (!writing_) {
+      FinishOnce(grpc::Status::CANCELLED);
+    }
   }
   void OnDone() override { delete this; }
 
@@ -274,12 +303,6 @@ bool PktPoolService::TakeStreamSlot() {
   return true;
 }
 
-absl::Status StreamLimitError(uint32_t limit) {
-  return absl::ResourceExhaustedError(absl::StrCat(
-      "too many open streams (limit ", limit,
-      "); close a Capture, WatchStats or StreamSendFrames stream, or raise limits.max_concurrent_streams"));
-}
-
 grpc::ServerUnaryReactor* PktPoolService::ListBindings(grpc::CallbackServerContext* context,
                                                        const v1::ListBindingsRequest*,
                                                        v1::ListBindingsResponse* response) {
@@ -328,12 +351,7 @@ grpc::ServerWriteReactor<v1::GetStatsResponse>* PktPoolService::WatchStats(
     interval = absl::Nanoseconds(TimeUtil::DurationToNanoseconds(request->interval()));
   }
   auto fail = [](const absl::Status& status) {
-    class Failed final : public grpc::ServerWriteReactor<v1::GetStatsResponse> {
-     public:
-      explicit Failed(const absl::Status& s) { Finish(ToGrpcStatus(s)); }
-      void OnDone() override { delete this; }
-    };
-    return new Failed(status);
+    return new FailedWriteStream<v1::GetStatsResponse>(status);
   };
   if (interval < kMinWatchInterval) {
     return fail(absl::InvalidArgumentError("interval must be at least 10 ms"));
@@ -458,12 +476,8 @@ grpc::ServerUnaryReactor* PktPoolService::SendFrames(grpc::CallbackServerContext
 grpc::ServerReadReactor<v1::SendFramesRequest>* PktPoolService::StreamSendFrames(
     grpc::CallbackServerContext*, v1::SendFramesResponse* response) {
   if (!TakeStreamSlot()) {
-    class Failed final : public grpc::ServerReadReactor<v1::SendFramesRequest> {
-     public:
-      explicit Failed(const absl::Status& s) { Finish(ToGrpcStatus(s)); }
-      void OnDone() override { delete this; }
-    };
-    return new Failed(StreamLimitError(limits_.max_concurrent_streams));
+    return new FailedReadStream<v1::SendFramesRequest>(
+        StreamLimitError(limits_.max_concurrent_streams));
   }
   return new SendStream(
       &open_streams_,
@@ -475,11 +489,7 @@ grpc::ServerReadReactor<v1::SendFramesRequest>* PktPoolService::StreamSendFrames
 
 grpc::ServerWriteReactor<v1::CaptureResponse>* PktPoolService::Capture(
     grpc::CallbackServerContext*, const v1::CaptureRequest* request) {
-  class Failed final : public grpc::ServerWriteReactor<v1::CaptureResponse> {
-   public:
-    explicit Failed(const absl::Status& s) { Finish(ToGrpcStatus(s)); }
-    void OnDone() override { delete this; }
-  };
+  using Failed = FailedWriteStream<v1::CaptureResponse>;
   auto binding = bindings_->Get(request->interface());
   if (!binding.ok()) return new Failed(binding.status());
   std::unique_ptr<capture::FrameFilter> filter;

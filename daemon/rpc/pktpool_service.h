@@ -57,13 +57,12 @@ class PktPoolService final : public v1::PktPool::CallbackService {
   uint32_t open_streams() const { return open_streams_.load(); }
 
  private:
-  friend class StreamSlot;
   // Sends one request's frames; fills `response` (outcomes when `with_outcomes`).
   absl::Status SendBatch(const v1::SendFramesRequest& request, v1::SendFramesResponse* response,
                          bool with_outcomes);
   absl::StatusOr<v1::GetStatsResponse> CollectStats(const std::string& interface);
+  // Claims a place for a new stream (released by the stream's guard); false at the limit.
   bool TakeStreamSlot();
-  void ReleaseStreamSlot() { open_streams_.fetch_sub(1); }
 
   BindingTable* const bindings_;
   const ServiceLimits limits_;

@@ -534,6 +534,50 @@ TEST_F(DaemonTest, CancelledSendStreamReturnsTxPacketsToBaseline) {
   EXPECT_EQ(InUse(StatsOf(ns_->a()), v1::POOL_NAME_TX_BUFFERS), 0u);
 }
 
+TEST_F(DaemonTest, StreamsOverTheConfiguredLimitAreRefused) {
+  // Restart the daemon with a config allowing one stream at a time.
+  kill(pid_, SIGTERM);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  const std::string conf = absl::StrCat("/tmp/pktpoold-limits-", getpid(), ".conf");
+  {
+    std::ofstream out(conf);
+    out << "limits { max_concurrent_streams: 1 }\n";
+  }
+  std::filesystem::remove(socket_);
+  socket_ += ".limits";  // a new path: no connection of the old daemon's is reused
+  StartDaemon({"--config", conf, "--bind", ns_->a()});
+  v1::WatchStatsRequest watch;
+  grpc::ClientContext first_context;
+  auto first = stub_->WatchStats(&first_context, watch);
+  v1::GetStatsResponse update;
+  ASSERT_TRUE(first->Read(&update));
+  grpc::ClientContext second_context;
+  auto second = stub_->WatchStats(&second_context, watch);
+  EXPECT_FALSE(second->Read(&update));
+  grpc::Status refused = second->Finish();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(refused.error_message().find("max_concurrent_streams"), std::string::npos);
+  first_context.TryCancel();
+  while (first->Read(&update)) {
+  }
+  first->Finish();
+  // Its place is free again (once the server has finished the cancelled stream).
+  bool reopened = false;
+  for (int attempt = 0; attempt < 50 && !reopened; ++attempt) {
+    grpc::ClientContext third_context;
+    auto third = stub_->WatchStats(&third_context, watch);
+    reopened = third->Read(&update);
+    third_context.TryCancel();
+    while (third->Read(&update)) {
+    }
+    third->Finish();
+    if (!reopened) absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_TRUE(reopened);
+  std::filesystem::remove(conf);
+}
+
 // TCP is TLS unless the address is loopback or --insecure-tcp is given; with
 // client_ca_file, clients need a certificate (mTLS).
 TEST(DaemonTcpTest, TlsListenerServesTlsClientsAndRefusesPlaintextOffLoopback) {
