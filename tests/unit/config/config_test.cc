@@ -126,7 +126,7 @@ listen {
   allow_insecure_tcp: false
 }
 bindings {
-  interface: "eth0"
+  interface: "vethcfg0"
   options {
     snaplen: 9000
     pcap_buffer_bytes: 4194304
@@ -195,7 +195,7 @@ TEST_F(ConfigFileTest, UnknownFieldReportsItsLine) {
 
 TEST_F(ConfigFileTest, UnknownEnumNameReportsItsLine) {
   const std::string path =
-      WriteConfig("bindings {\n  interface: \"eth0\"\n  options { direction: SIDEWAYS }\n}\n");
+      WriteConfig("bindings {\n  interface: \"vethcfg0\"\n  options { direction: SIDEWAYS }\n}\n");
   auto config = LoadConfigFile(path);
   ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument) << config.status();
   EXPECT_THAT(Message(config.status()), StartsWith(absl::StrCat(path, ":3:")));
@@ -244,7 +244,7 @@ TEST_F(ConfigFileTest, PacketDescriptorsOver65535NamesNdisStatusResources) {
       "  unix_socket: \"/tmp/pktpoold-test.sock\"\n"
       "}\n"
       "bindings {\n"
-      "  interface: \"eth0\"\n"
+      "  interface: \"vethcfg0\"\n"
       "  options { rx { packet_descriptors: 70000 } }\n"
       "}\n");
   auto config = LoadConfigFile(path);
@@ -303,46 +303,46 @@ const RuleCase kRuleCases[] = {
     {"InterfaceOver15Characters", "bindings {\n  interface: \"sixteen-chars-xx\"\n}\n",
      "2: bindings[0].interface", "at most 15"},
     {"InterfaceBoundTwice",
-     "bindings { interface: \"eth0\" }\nbindings {\n  interface: \"eth0\"\n}\n",
+     "bindings { interface: \"vethcfg0\" }\nbindings {\n  interface: \"vethcfg0\"\n}\n",
      "3: bindings[1].interface", "already bound by bindings[0]"},
     {"TxPacketDescriptorsOver65535",
-     "bindings {\n  interface: \"eth0\"\n  options {\n    tx {\n      packet_descriptors: 65536\n"
+     "bindings {\n  interface: \"vethcfg0\"\n  options {\n    tx {\n      packet_descriptors: 65536\n"
      "    }\n  }\n}\n",
      "5: bindings[0].options.tx.packet_descriptors", "NDIS_STATUS_RESOURCES"},
     {"BufferCountOverPoolLimit",
-     "bindings {\n  interface: \"eth0\"\n  options {\n    tx { buffer_count: 4194305 }\n  }\n}\n",
+     "bindings {\n  interface: \"vethcfg0\"\n  options {\n    tx { buffer_count: 4194305 }\n  }\n}\n",
      "4: bindings[0].options.tx.buffer_count", "use at most 4194304"},
     {"BufferSizeBelow64",
-     "bindings {\n  interface: \"eth0\"\n  options {\n    rx { buffer_size: 63 }\n  }\n}\n",
+     "bindings {\n  interface: \"vethcfg0\"\n  options {\n    rx { buffer_size: 63 }\n  }\n}\n",
      "4: bindings[0].options.rx.buffer_size", "63 is below 64; use 64 to 65536 (64 KiB)"},
     {"BufferSizeOver65536",
-     "bindings {\n  interface: \"eth0\"\n  options {\n    tx { buffer_size: 65537 }\n  }\n}\n",
+     "bindings {\n  interface: \"vethcfg0\"\n  options {\n    tx { buffer_size: 65537 }\n  }\n}\n",
      "4: bindings[0].options.tx.buffer_size", "65537 exceeds 65536 (64 KiB)"},
     {"SnaplenBelow64",
-     "bindings {\n  interface: \"eth0\"\n  options {\n    snaplen: 63\n  }\n}\n",
+     "bindings {\n  interface: \"vethcfg0\"\n  options {\n    snaplen: 63\n  }\n}\n",
      "4: bindings[0].options.snaplen", "or 0 for the default 65535"},
     {"SnaplenOver262144",
-     "bindings {\n  interface: \"eth0\"\n  options {\n    snaplen: 262145\n  }\n}\n",
+     "bindings {\n  interface: \"vethcfg0\"\n  options {\n    snaplen: 262145\n  }\n}\n",
      "4: bindings[0].options.snaplen", "262145 exceeds 262144"},
     {"PcapBufferBytesBelow65536",
-     "bindings {\n  interface: \"eth0\"\n  options {\n    pcap_buffer_bytes: 65535\n  }\n}\n",
+     "bindings {\n  interface: \"vethcfg0\"\n  options {\n    pcap_buffer_bytes: 65535\n  }\n}\n",
      "4: bindings[0].options.pcap_buffer_bytes", "use at least 65536 (64 KiB)"},
     {"PcapTimeoutOver10Seconds",
-     "bindings {\n  interface: \"eth0\"\n  options {\n    pcap_timeout { seconds: 10 nanos: 1 }\n"
+     "bindings {\n  interface: \"vethcfg0\"\n  options {\n    pcap_timeout { seconds: 10 nanos: 1 }\n"
      "  }\n}\n",
      "4: bindings[0].options.pcap_timeout", "exceeds 10s"},
     {"PcapTimeoutNegative",
-     "bindings {\n  interface: \"eth0\"\n  options {\n    pcap_timeout { seconds: -1 }\n  }\n}\n",
+     "bindings {\n  interface: \"vethcfg0\"\n  options {\n    pcap_timeout { seconds: -1 }\n  }\n}\n",
      "4: bindings[0].options.pcap_timeout", "is negative"},
     {"PcapTimeoutNanosOutOfRange",
-     "bindings {\n  interface: \"eth0\"\n  options {\n    pcap_timeout { nanos: 1000000000 }\n"
+     "bindings {\n  interface: \"vethcfg0\"\n  options {\n    pcap_timeout { nanos: 1000000000 }\n"
      "  }\n}\n",
      "4: bindings[0].options.pcap_timeout", "use 0 to 999999999"},
     {"RxPreallocateOverPacketDescriptors",
-     "bindings {\n  interface: \"eth0\"\n  options {\n    rx { packet_descriptors: 100 }\n  }\n}\n",
+     "bindings {\n  interface: \"vethcfg0\"\n  options {\n    rx { packet_descriptors: 100 }\n  }\n}\n",
      "3: bindings[0].options.rx_preallocate", "256 (the default) exceeds the 100 rx packet"},
     {"RxPreallocateOverBufferCount",
-     "bindings {\n  interface: \"eth0\"\n  options {\n    rx { buffer_count: 100 }\n"
+     "bindings {\n  interface: \"vethcfg0\"\n  options {\n    rx { buffer_count: 100 }\n"
      "    rx_preallocate: 200\n  }\n}\n",
      "5: bindings[0].options.rx_preallocate", "exceeds the 100 rx buffers"},
     {"MaxMessageBytesBelow4096", "limits {\n  max_message_bytes: 4095\n}\n",
@@ -452,7 +452,7 @@ TEST(ValidateConfigTest, WithoutSourceMessageStartsWithFieldPath) {
 TEST(ValidateConfigTest, WithSourceButNoFileNamesSourceWithoutLine) {
   v1::DaemonConfig config;
   config.add_bindings()->mutable_options()->mutable_rx()->set_packet_descriptors(70000);
-  config.mutable_bindings(0)->set_interface("eth0");
+  config.mutable_bindings(0)->set_interface("vethcfg0");
   const absl::Status status = ValidateConfig(config, "flags");
   ASSERT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
   EXPECT_EQ(Message(status),
@@ -463,7 +463,7 @@ TEST(ValidateConfigTest, WithSourceButNoFileNamesSourceWithoutLine) {
 TEST(ValidateConfigTest, UnknownDirectionRejected) {
   v1::DaemonConfig config;
   v1::BindConfig* binding = config.add_bindings();
-  binding->set_interface("eth0");
+  binding->set_interface("vethcfg0");
   binding->mutable_options()->set_direction(static_cast<v1::Direction>(7));
   const absl::Status status = ValidateConfig(config, "");
   ASSERT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
@@ -483,7 +483,7 @@ TEST(ValidateBindingOptionsTest, NamesTheGivenFieldPath) {
 
 TEST(WithDefaultsTest, FillsEveryUnsetFieldForRoot) {
   v1::DaemonConfig config;
-  config.add_bindings()->set_interface("eth0");
+  config.add_bindings()->set_interface("vethcfg0");
   const v1::DaemonConfig filled = WithDefaults(config, /*is_root=*/true);
   EXPECT_EQ(filled.listen().unix_socket(), "/run/pktpoold/pktpoold.sock");
   EXPECT_EQ(filled.listen().tcp_address(), "");
