@@ -71,8 +71,83 @@ class StreamGuard {
   std::atomic<uint32_t>* open_;
 };
 
+// A server stream that writes when it has something and otherwise waits on an alarm:
+// the one place for the rules on write completion, cancellation and finishing once.
+// Subclasses implement Next(), called under mu_ whenever the stream may write again.
+template <typename Response>
+class AlarmedWriteStream : public grpc::ServerWriteReactor<Response> {
+ public:
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    writing_ = false;
+    if (!ok) {
+      FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
+    } else if (finish_after_write_) {
+      FinishOnce(grpc::Status::OK);
+    } else {
+      Resume();
+    }
+  }
+
+  void OnCancel() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled_ = true;
+    if (alarm_pending_) {
+      alarm_.Cancel();  // its callback runs at once and finishes the stream
+    } else if (!writing_) {
+      FinishOnce(grpc::Status::CANCELLED);
+    }
+  }
+
+ protected:
+  // Under mu_: write one message (Write), wait (WaitThen), or finish (FinishOnce).
+  virtual void Next() = 0;
+
+  // Called at the end of the subclass's constructor.
+  void Begin() {
+    std::lock_guard<std::mutex> lock(mu_);
+    Resume();
+  }
+  void Write(const Response* response) {
+    writing_ = true;
+    this->StartWrite(response);
+  }
+  void FinishAfterThisWrite() { finish_after_write_ = true; }
+  void WaitThen(absl::Duration delay) {
+    alarm_pending_ = true;
+    alarm_.Set(After(delay), [this](bool) {
+      std::lock_guard<std::mutex> lock(mu_);
+      alarm_pending_ = false;
+      Resume();
+    });
+  }
+  void FinishOnce(const grpc::Status& status) {
+    if (finished_) return;
+    finished_ = true;
+    this->Finish(status);
+  }
+
+ private:
+  void Resume() {
+    if (finished_ || writing_ || alarm_pending_) return;
+    if (cancelled_) {
+      FinishOnce(grpc::Status::CANCELLED);
+      return;
+    }
+    Next();
+  }
+
+  std::mutex mu_;
+  grpc::Alarm alarm_;
+  bool writing_ = false;
+  bool alarm_pending_ = false;
+  bool cancelled_ = false;
+  bool finished_ = false;
+  bool finish_after_write_ = false;
+};
+
 // Capture: a subscriber on the binding, drained by alarms and write completions.
-class CaptureStream final : public grpc::ServerWriteReactor<v1::CaptureResponse> {
+class CaptureStream final : public AlarmedWriteStream<v1::CaptureResponse> {
  public:
   CaptureStream(std::atomic<uint32_t>* open, std::shared_ptr<capture::Binding> binding,
                 const v1::CaptureRequest& request, std::unique_ptr<capture::FrameFilter> filter)
@@ -87,32 +162,7 @@ class CaptureStream final : public grpc::ServerWriteReactor<v1::CaptureResponse>
     subscriber_ = binding_->Subscribe(
         absl::StrCat("grpc-capture-", reinterpret_cast<uintptr_t>(this)),
         request.queue_frames() == 0 ? capture::kDefaultSubscriberQueue : request.queue_frames());
-    std::lock_guard<std::mutex> lock(mu_);
-    Pump();
-  }
-
-  void OnWriteDone(bool ok) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    writing_ = false;
-    if (!ok) {
-      FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
-      return;
-    }
-    if (finish_after_write_) {
-      FinishOnce(grpc::Status::OK);
-      return;
-    }
-    Pump();
-  }
-
-  void OnCancel() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    cancelled_ = true;
-    if (alarm_pending_) {
-      alarm_.Cancel();  // its callback runs at once and finishes the stream
-    } else if (!writing_) {
-      FinishOnce(grpc::Status::CANCELLED);
-    }
+    Begin();
   }
 
   void OnDone() override {
@@ -121,13 +171,8 @@ class CaptureStream final : public grpc::ServerWriteReactor<v1::CaptureResponse>
   }
 
  private:
-  // Under mu_: writes what is queued, or waits a little for more.
-  void Pump() {
-    if (finished_ || writing_ || alarm_pending_) return;
-    if (cancelled_) {
-      FinishOnce(grpc::Status::CANCELLED);
-      return;
-    }
+  // Writes what is queued, or waits a little for more.
+  void Next() override {
     frames_.clear();
     subscriber_->PopBatch(&frames_, batch_, absl::ZeroDuration());
     response_.Clear();
@@ -141,35 +186,21 @@ class CaptureStream final : public grpc::ServerWriteReactor<v1::CaptureResponse>
       if (snaplen_ != 0 && bytes.size() > snaplen_) bytes.resize(snaplen_);
       out->set_data(bytes.data(), bytes.size());
       if (remaining_ != 0 && --remaining_ == 0) {
-        finish_after_write_ = true;
+        FinishAfterThisWrite();
         break;
       }
     }
     frames_.clear();  // the packets go back to the binding's pool now
     if (response_.frames_size() > 0) {
       response_.set_dropped(subscriber_->Stats().dropped);
-      writing_ = true;
-      StartWrite(&response_);
-      return;
-    }
-    if (subscriber_->closed()) {
+      Write(&response_);
+    } else if (subscriber_->closed()) {
       FinishOnce(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                               absl::StrCat("binding '", binding_->interface(),
                                            "' was unbound; capture ended")));
-      return;
+    } else {
+      WaitThen(kCapturePoll);
     }
-    alarm_pending_ = true;
-    alarm_.Set(After(kCapturePoll), [this](bool) {
-      std::lock_guard<std::mutex> alarm_lock(mu_);
-      alarm_pending_ = false;
-      Pump();
-    });
-  }
-
-  void FinishOnce(const grpc::Status& status) {
-    if (finished_) return;
-    finished_ = true;
-    Finish(status);
   }
 
   StreamGuard guard_;
@@ -179,86 +210,43 @@ class CaptureStream final : public grpc::ServerWriteReactor<v1::CaptureResponse>
   uint64_t remaining_;
   const uint32_t batch_;
   std::shared_ptr<capture::CaptureSubscriber> subscriber_;
-  std::mutex mu_;
-  grpc::Alarm alarm_;
   std::vector<capture::RxFrame> frames_;
   v1::CaptureResponse response_;
-  bool writing_ = false;
-  bool alarm_pending_ = false;
-  bool cancelled_ = false;
-  bool finished_ = false;
-  bool finish_after_write_ = false;
 };
 
 // WatchStats: one write per interval until the client cancels.
-class WatchStream final : public grpc::ServerWriteReactor<v1::GetStatsResponse> {
+class WatchStream final : public AlarmedWriteStream<v1::GetStatsResponse> {
  public:
   using Collect = std::function<absl::StatusOr<v1::GetStatsResponse>()>;
   WatchStream(std::atomic<uint32_t>* open, Collect collect, absl::Duration interval)
       : guard_(open), collect_(std::move(collect)), interval_(interval) {
-    std::lock_guard<std::mutex> lock(mu_);
-    WriteNow();
-  }
-  void OnWriteDone(bool ok) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    writing_ = false;
-    if (!ok) {
-      FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
-      return;
-    }
-    if (cancelled_) {
-      FinishOnce(grpc::Status::CANCELLED);
-      return;
-    }
-    alarm_pending_ = true;
-    alarm_.Set(After(interval_), [this](bool) {
-      std::lock_guard<std::mutex> alarm_lock(mu_);
-      alarm_pending_ = false;
-      if (cancelled_) {
-        FinishOnce(grpc::Status::CANCELLED);
-      } else {
-        WriteNow();
-      }
-    });
-  }
-  void OnCancel() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    cancelled_ = true;
-    if (alarm_pending_) {
-      alarm_.Cancel();  // its callback runs at once and finishes the stream
-    } else if (!writing_) {
-      FinishOnce(grpc::Status::CANCELLED);
-    }
+    Begin();
   }
   void OnDone() override { delete this; }
 
  private:
-  void WriteNow() {
+  // Alternates: write the stats now, then wait an interval.
+  void Next() override {
+    if (!due_) {
+      due_ = true;
+      WaitThen(interval_);
+      return;
+    }
+    due_ = false;
     absl::StatusOr<v1::GetStatsResponse> stats = collect_();
     if (!stats.ok()) {
       FinishOnce(ToGrpcStatus(stats.status()));
       return;
     }
     response_ = std::move(*stats);
-    writing_ = true;
-    StartWrite(&response_);
-  }
-  void FinishOnce(const grpc::Status& status) {
-    if (finished_) return;
-    finished_ = true;
-    Finish(status);
+    Write(&response_);
   }
 
   StreamGuard guard_;
   Collect collect_;
   const absl::Duration interval_;
-  std::mutex mu_;
-  grpc::Alarm alarm_;
+  bool due_ = true;  // the first update goes out at once
   v1::GetStatsResponse response_;
-  bool writing_ = false;
-  bool alarm_pending_ = false;
-  bool cancelled_ = false;
-  bool finished_ = false;
 };
 
 // StreamSendFrames: each message is one batch, sent in order; totals at the end.

@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/tcpdump.h"
+#include "tests/support/test_frame.h"
 #include "tests/support/veth_namespace.h"
 
 extern char** environ;
@@ -25,16 +26,7 @@ namespace {
 
 using Frame = std::vector<uint8_t>;
 
-// An Ethernet frame of `size` bytes: locally administered MACs, EtherType 0x88B5 (local
-// experimental), then a sequence number and a pattern.
-Frame MakeFrame(uint32_t sequence, size_t size) {
-  Frame frame(size);
-  const uint8_t header[14] = {0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x88, 0xB5};
-  std::copy(header, header + 14, frame.begin());
-  for (size_t i = 14; i < size; ++i) frame[i] = static_cast<uint8_t>(sequence * 7 + i);
-  std::memcpy(frame.data() + 14, &sequence, sizeof(sequence));
-  return frame;
-}
+Frame MakeFrame(uint32_t sequence, size_t size) { return testing::TestFrame(sequence, size); }
 
 std::vector<std::span<const uint8_t>> Spans(const std::vector<Frame>& frames) {
   return {frames.begin(), frames.end()};

@@ -21,6 +21,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "pktpool/v1/pktpool.grpc.pb.h"
 #include "tests/support/tcpdump.h"
+#include "tests/support/test_frame.h"
 #include "tests/support/veth_namespace.h"
 
 extern char** environ;
@@ -31,13 +32,7 @@ namespace {
 using google::protobuf::util::TimeUtil;
 
 std::string MakeFrame(uint32_t sequence, size_t size) {
-  std::string frame(size, '\0');
-  const char header[14] = {0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01,
-                           static_cast<char>(0x88), static_cast<char>(0xB5)};
-  std::copy(header, header + 14, frame.begin());
-  for (size_t i = 14; i < size; ++i) frame[i] = static_cast<char>(sequence * 7 + i);
-  std::memcpy(frame.data() + 14, &sequence, sizeof(sequence));
-  return frame;
+  return testing::TestFrame<std::string>(sequence, size);
 }
 
 class DaemonTest : public ::testing::Test {
