@@ -13,8 +13,12 @@ packages=(
   libpcap-dev tcpdump tcpreplay
   # command lines of pktpoold and pktpoolctl (header-only)
   libcli11-dev
-  # service integration
-  libsystemd-dev
+  # service integration: sd_notify, the metrics endpoint (cpp-httplib), unit checks, .deb
+  libsystemd-dev libcpp-httplib-dev systemd dpkg-dev file
+  # Python client: stubs from grpc_python_plugin, run with Debian's python3
+  python3 python3-grpcio python3-protobuf python3-yaml
+  # pktpoolctl watch tests (a real terminal)
+  tmux
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # network test fixtures (namespaces, veth)
