@@ -5,15 +5,70 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <fstream>
 #include <mutex>
 
+#include "absl/strings/str_cat.h"
+
 namespace pktpool::ctl {
+namespace {
 
 constexpr auto kDeadline = std::chrono::seconds(10);
+// Large enough for a full batch of snaplen-sized frames (the daemon's default limit).
+constexpr int kMaxMessageBytes = 64 << 20;
 
-PktPoolClient::PktPoolClient(const std::string& target)
-    : channel_(grpc::CreateChannel(target, grpc::InsecureChannelCredentials())),
-      stub_(v1::PktPool::NewStub(channel_)) {}
+absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  std::string text(std::istreambuf_iterator<char>(in), {});
+  if (!in.good() && !in.eof()) text.clear();
+  if (text.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot read ", what, " ", path));
+  }
+  return text;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PktPoolClient>> PktPoolClient::Connect(const Endpoint& endpoint) {
+  grpc::ChannelArguments arguments;
+  arguments.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  arguments.SetMaxSendMessageSize(kMaxMessageBytes);
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  std::string target = endpoint.target.empty() ? "unix:" + endpoint.socket : endpoint.target;
+  const bool tls = endpoint.tls || !endpoint.ca_file.empty() || !endpoint.cert_file.empty() ||
+                   !endpoint.key_file.empty();
+  if (tls) {
+    if (endpoint.target.empty()) {
+      return absl::InvalidArgumentError("TLS options need --target HOST:PORT");
+    }
+    if (endpoint.cert_file.empty() != endpoint.key_file.empty()) {
+      return absl::InvalidArgumentError("--cert and --key go together (mTLS)");
+    }
+    grpc::SslCredentialsOptions options;
+    if (!endpoint.ca_file.empty()) {
+      auto pem = ReadPem(endpoint.ca_file, "--ca file");
+      if (!pem.ok()) return pem.status();
+      options.pem_root_certs = *pem;
+    }
+    if (!endpoint.cert_file.empty()) {
+      auto cert = ReadPem(endpoint.cert_file, "--cert file");
+      if (!cert.ok()) return cert.status();
+      auto key = ReadPem(endpoint.key_file, "--key file");
+      if (!key.ok()) return key.status();
+      options.pem_cert_chain = *cert;
+      options.pem_private_key = *key;
+    }
+    credentials = grpc::SslCredentials(options);
+    if (!endpoint.server_name.empty()) {
+      arguments.SetSslTargetNameOverride(endpoint.server_name);
+    }
+  }
+  return std::unique_ptr<PktPoolClient>(
+      new PktPoolClient(grpc::CreateCustomChannel(target, credentials, arguments)));
+}
+
+PktPoolClient::PktPoolClient(std::shared_ptr<grpc::Channel> channel)
+    : channel_(std::move(channel)), stub_(v1::PktPool::NewStub(channel_)) {}
 
 std::unique_ptr<grpc::ClientContext> PktPoolClient::Context() const {
   auto context = std::make_unique<grpc::ClientContext>();
@@ -29,21 +84,59 @@ grpc::Status PktPoolClient::Bindings(v1::ListBindingsResponse* out) {
   return stub_->ListBindings(Context().get(), v1::ListBindingsRequest{}, out);
 }
 
+grpc::Status PktPoolClient::Bind(const v1::BindRequest& request, v1::BindResponse* out) {
+  return stub_->Bind(Context().get(), request, out);
+}
+
+grpc::Status PktPoolClient::Unbind(const std::string& interface) {
+  v1::UnbindRequest request;
+  request.set_interface(interface);
+  v1::UnbindResponse response;
+  // Unbinding waits for queued sends and held frames: allow it longer.
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() + 6 * kDeadline);
+  return stub_->Unbind(context.get(), request, &response);
+}
+
 grpc::Status PktPoolClient::Stats(const std::string& interface, v1::GetStatsResponse* out) {
   v1::GetStatsRequest request;
   request.set_interface(interface);
   return stub_->GetStats(Context().get(), request, out);
 }
 
+grpc::Status PktPoolClient::Pools(const std::string& interface, v1::ListPoolsResponse* out) {
+  v1::ListPoolsRequest request;
+  request.set_interface(interface);
+  return stub_->ListPools(Context().get(), request, out);
+}
+
+grpc::Status PktPoolClient::Tune(const v1::TunePoolRequest& request, v1::TunePoolResponse* out) {
+  return stub_->TunePool(Context().get(), request, out);
+}
+
 grpc::Status PktPoolClient::Send(const v1::SendFramesRequest& request,
                                  v1::SendFramesResponse* out) {
   auto context = std::make_unique<grpc::ClientContext>();
-  // Paced sends take as long as they take: the deadline grows with the work.
   const double frames = static_cast<double>(request.frames_size()) * std::max(1u, request.repeat());
   const double seconds = request.frames_per_second() > 0 ? frames / request.frames_per_second() : 0;
   context->set_deadline(std::chrono::system_clock::now() + kDeadline +
                         std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000)));
   return stub_->SendFrames(context.get(), request, out);
+}
+
+std::unique_ptr<grpc::ClientWriter<v1::SendFramesRequest>> PktPoolClient::StreamSend(
+    grpc::ClientContext* context, v1::SendFramesResponse* out) {
+  return stub_->StreamSendFrames(context, out);
+}
+
+std::unique_ptr<grpc::ClientReader<v1::GetStatsResponse>> PktPoolClient::WatchStats(
+    grpc::ClientContext* context, const v1::WatchStatsRequest& request) {
+  return stub_->WatchStats(context, request);
+}
+
+std::unique_ptr<grpc::ClientReader<v1::CaptureResponse>> PktPoolClient::Capture(
+    grpc::ClientContext* context, const v1::CaptureRequest& request) {
+  return stub_->Capture(context, request);
 }
 
 grpc::Status PktPoolClient::Health(bool* serving) {

@@ -1,5 +1,4 @@
-// PktPoolClient: a thin wrapper over the generated stub, used by every pktpoolctl
-// command (one place builds requests and deadlines).
+// PktPoolClient: the one place pktpoolctl builds channels, requests and deadlines.
 #ifndef PKTPOOL_CLIENT_PKTPOOLCTL_PKTPOOL_CLIENT_H_
 #define PKTPOOL_CLIENT_PKTPOOLCTL_PKTPOOL_CLIENT_H_
 
@@ -8,25 +7,50 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "pktpool/v1/pktpool.grpc.pb.h"
 
 namespace pktpool::ctl {
 
-// Not thread-safe; one per command.
+// Where the daemon is and how to reach it.
+struct Endpoint {
+  std::string socket;       // Unix socket path (used when target is empty)
+  std::string target;       // host:port of a TCP listener
+  bool tls = false;         // TLS on target (implied by ca/cert/key)
+  std::string ca_file;      // PEM roots to verify the daemon (default: system roots)
+  std::string cert_file;    // PEM client certificate (mTLS)
+  std::string key_file;     // PEM client key (mTLS)
+  std::string server_name;  // name to verify in the daemon's certificate (default: host)
+};
+
+// Not thread-safe except where noted; one per command.
 class PktPoolClient {
  public:
-  // `target` is "unix:/path" or "host:port" (plaintext).
-  explicit PktPoolClient(const std::string& target);
+  // INVALID_ARGUMENT when a TLS file cannot be read or only one of cert/key is given.
+  static absl::StatusOr<std::unique_ptr<PktPoolClient>> Connect(const Endpoint& endpoint);
 
   grpc::Status Version(v1::GetVersionResponse* out);
-  grpc::Status Bindings(v1::ListBindingsResponse* out);
-  grpc::Status Stats(const std::string& interface, v1::GetStatsResponse* out);
-  // SendFrames of `request` (wait, pacing and repeat as set there).
-  grpc::Status Send(const v1::SendFramesRequest& request, v1::SendFramesResponse* out);
   // grpc.health.v1 Check of the whole server; *serving is true for SERVING.
   grpc::Status Health(bool* serving);
+  grpc::Status Bindings(v1::ListBindingsResponse* out);
+  grpc::Status Bind(const v1::BindRequest& request, v1::BindResponse* out);
+  grpc::Status Unbind(const std::string& interface);
+  grpc::Status Stats(const std::string& interface, v1::GetStatsResponse* out);
+  grpc::Status Pools(const std::string& interface, v1::ListPoolsResponse* out);
+  grpc::Status Tune(const v1::TunePoolRequest& request, v1::TunePoolResponse* out);
+  // SendFrames; the deadline grows with the paced duration of the batch.
+  grpc::Status Send(const v1::SendFramesRequest& request, v1::SendFramesResponse* out);
+
+  // Streams: `context` (no deadline set here) may be cancelled from another thread.
+  std::unique_ptr<grpc::ClientWriter<v1::SendFramesRequest>> StreamSend(
+      grpc::ClientContext* context, v1::SendFramesResponse* out);
+  std::unique_ptr<grpc::ClientReader<v1::GetStatsResponse>> WatchStats(
+      grpc::ClientContext* context, const v1::WatchStatsRequest& request);
+  std::unique_ptr<grpc::ClientReader<v1::CaptureResponse>> Capture(
+      grpc::ClientContext* context, const v1::CaptureRequest& request);
 
  private:
+  explicit PktPoolClient(std::shared_ptr<grpc::Channel> channel);
   std::unique_ptr<grpc::ClientContext> Context() const;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::PktPool::Stub> stub_;

@@ -1,0 +1,519 @@
+// pktpoolctl end to end: the real CLI as a process against pktpoold in a namespace of the
+// test's own, its JSON parsed back and compared with what the daemon says over gRPC.
+#include <grpcpp/grpcpp.h>
+#include <pcap/pcap.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "pktpool/v1/pktpool.grpc.pb.h"
+#include "tests/support/process.h"
+#include "tests/support/tcpdump.h"
+#include "tests/support/test_frame.h"
+#include "tests/support/veth_namespace.h"
+
+namespace pktpool {
+namespace {
+
+using google::protobuf::util::JsonStringToMessage;
+using google::protobuf::util::MessageDifferencer;
+using testing::ChildProcess;
+using testing::CommandResult;
+using testing::RunCommand;
+
+std::string Hex(const std::string& bytes) {
+  static const char* const kDigits = "0123456789abcdef";
+  std::string hex;
+  for (unsigned char c : bytes) {
+    hex.push_back(kDigits[c >> 4]);
+    hex.push_back(kDigits[c & 15]);
+  }
+  return hex;
+}
+
+// Every frame of a pcap file, through libpcap.
+std::vector<std::string> ReadPcap(const std::string& path) {
+  char error[PCAP_ERRBUF_SIZE];
+  pcap_t* file = pcap_open_offline(path.c_str(), error);
+  EXPECT_NE(file, nullptr) << error;
+  std::vector<std::string> frames;
+  if (file == nullptr) return frames;
+  pcap_pkthdr* header;
+  const u_char* data;
+  while (pcap_next_ex(file, &header, &data) == 1) {
+    frames.emplace_back(reinterpret_cast<const char*>(data), header->caplen);
+  }
+  pcap_close(file);
+  return frames;
+}
+
+template <typename Message>
+Message ParseJson(const std::string& json) {
+  Message message;
+  auto status = JsonStringToMessage(json, &message);
+  EXPECT_TRUE(status.ok()) << status.ToString() << " in:\n" << json;
+  return message;
+}
+
+// The header line's columns of a table.
+std::vector<std::string> Columns(const std::string& table_text, size_t line = 0) {
+  std::vector<std::string> lines = absl::StrSplit(table_text, '\n');
+  if (line >= lines.size()) return {};
+  return absl::StrSplit(lines[line], ' ', absl::SkipEmpty());
+}
+
+class CtlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    PKTPOOL_REQUIRE_NET_ADMIN();
+    auto ns = testing::VethNamespace::Create("ctl-a", "ctl-b");
+    ASSERT_TRUE(ns.ok()) << ns.status();
+    ns_ = std::move(*ns);
+    ASSERT_TRUE(ns_->Enter().ok());
+    dir_ = absl::StrCat("/tmp/pktpoolctl-test-", getpid(), "-", counter_++);
+    std::filesystem::create_directories(dir_);
+    socket_ = dir_ + "/pktpoold.sock";
+    daemon_ = std::make_unique<ChildProcess>(std::vector<std::string>{
+        PKTPOOLD_PATH, "--socket", socket_, "--bind", ns_->a(), "--bind", ns_->b()});
+    ASSERT_TRUE(daemon_->started());
+    channel_ = grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials());
+    const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(10);
+    bool connected = false;
+    while (!connected && std::chrono::system_clock::now() < deadline) {
+      connected = channel_->WaitForConnected(std::chrono::system_clock::now() +
+                                             std::chrono::milliseconds(200));
+    }
+    ASSERT_TRUE(connected) << "pktpoold did not listen: " << daemon_->Err();
+    stub_ = v1::PktPool::NewStub(channel_);
+  }
+
+  void TearDown() override {
+    if (daemon_) {
+      daemon_->Signal(SIGTERM);
+      daemon_->Wait(absl::Seconds(10));
+    }
+    std::error_code error;
+    std::filesystem::remove_all(dir_, error);
+  }
+
+  // pktpoolctl --socket S ARGS...
+  CommandResult Ctl(std::vector<std::string> args) {
+    std::vector<std::string> argv = {PKTPOOLCTL_PATH, "--socket", socket_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, absl::Seconds(60));
+  }
+  std::unique_ptr<ChildProcess> CtlInBackground(std::vector<std::string> args) {
+    std::vector<std::string> argv = {PKTPOOLCTL_PATH, "--socket", socket_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return std::make_unique<ChildProcess>(argv);
+  }
+
+  template <typename Request, typename Response, typename Method>
+  void Call(Method method, const Request& request, Response* response) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    grpc::Status status = (stub_.get()->*method)(&context, request, response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+
+  v1::GetStatsResponse Stats() {
+    v1::GetStatsResponse response;
+    Call(&v1::PktPool::Stub::GetStats, v1::GetStatsRequest{}, &response);
+    return response;
+  }
+
+  // Sends `frames` on end a through the API and waits until b received them all.
+  void SendThroughApi(const std::vector<std::string>& frames) {
+    const uint64_t before = Stats().bindings(1).rx_frames();
+    v1::SendFramesRequest request;
+    request.set_interface(ns_->a());
+    for (const auto& f : frames) request.add_frames(f);
+    v1::SendFramesResponse response;
+    Call(&v1::PktPool::Stub::SendFrames, request, &response);
+    ASSERT_EQ(response.frames_sent(), frames.size());
+    WaitForRx(before + frames.size());
+  }
+
+  void WaitForRx(uint64_t frames) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (absl::Now() < deadline && Stats().bindings(1).rx_frames() < frames) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    ASSERT_GE(Stats().bindings(1).rx_frames(), frames);
+  }
+
+  static inline int counter_ = 0;
+  std::unique_ptr<testing::VethNamespace> ns_;
+  std::string dir_, socket_;
+  std::unique_ptr<ChildProcess> daemon_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::PktPool::Stub> stub_;
+};
+
+TEST_F(CtlTest, HealthVersionAndBindingsMatchTheDaemon) {
+  CommandResult health = Ctl({"health"});
+  EXPECT_EQ(health.exit_code, 0) << health.err;
+  EXPECT_EQ(health.out, "SERVING\n");
+
+  CommandResult version = Ctl({"-o", "json", "version"});
+  ASSERT_EQ(version.exit_code, 0) << version.err;
+  v1::GetVersionResponse expected_version;
+  Call(&v1::PktPool::Stub::GetVersion, v1::GetVersionRequest{}, &expected_version);
+  EXPECT_EQ(ParseJson<v1::GetVersionResponse>(version.out).version(), expected_version.version());
+  EXPECT_EQ(Ctl({"version"}).out, "pktpoold " + expected_version.version() + "\n");
+
+  CommandResult bindings = Ctl({"-o", "json", "bindings"});
+  ASSERT_EQ(bindings.exit_code, 0) << bindings.err;
+  v1::ListBindingsResponse expected;
+  Call(&v1::PktPool::Stub::ListBindings, v1::ListBindingsRequest{}, &expected);
+  ASSERT_EQ(expected.bindings_size(), 2);
+  EXPECT_TRUE(MessageDifferencer::Equals(ParseJson<v1::ListBindingsResponse>(bindings.out),
+                                         expected))
+      << bindings.out;
+
+  CommandResult table = Ctl({"bindings"});
+  ASSERT_EQ(table.exit_code, 0);
+  EXPECT_EQ(Columns(table.out),
+            (std::vector<std::string>{"INTERFACE", "STATE", "SNAPLEN", "DIRECTION", "FILTER",
+                                      "RX_PACKETS", "RX_BUFFERS", "TX_PACKETS", "TX_BUFFERS"}));
+  EXPECT_EQ(Columns(table.out, 1)[0], ns_->a());
+  EXPECT_EQ(Columns(table.out, 1)[1], "UP");
+  EXPECT_EQ(Columns(table.out, 2)[0], ns_->b());
+}
+
+TEST_F(CtlTest, StatsAndPoolsJsonEqualTheDaemonsCounters) {
+  std::vector<std::string> frames;
+  for (uint32_t i = 0; i < 40; ++i) frames.push_back(testing::TestFrame<std::string>(i, 100));
+  SendThroughApi(frames);
+
+  CommandResult stats = Ctl({"-o", "json", "stats"});
+  ASSERT_EQ(stats.exit_code, 0) << stats.err;
+  v1::GetStatsResponse from_ctl = ParseJson<v1::GetStatsResponse>(stats.out);
+  v1::GetStatsResponse from_api = Stats();  // no traffic in between: counters are equal
+  ASSERT_EQ(from_ctl.bindings_size(), 2);
+  for (int i = 0; i < 2; ++i) {
+    const auto& c = from_ctl.bindings(i);
+    const auto& a = from_api.bindings(i);
+    EXPECT_EQ(c.binding().interface(), a.binding().interface());
+    EXPECT_EQ(c.rx_frames(), a.rx_frames());
+    EXPECT_EQ(c.tx_frames(), a.tx_frames());
+    EXPECT_EQ(c.tx_bytes(), a.tx_bytes());
+    ASSERT_EQ(c.pools_size(), a.pools_size());
+    for (int p = 0; p < c.pools_size(); ++p) {
+      EXPECT_EQ(c.pools(p).tag(), a.pools(p).tag());
+      EXPECT_EQ(c.pools(p).descriptors(), a.pools(p).descriptors());
+      EXPECT_EQ(c.pools(p).in_use(), a.pools(p).in_use());
+      EXPECT_EQ(c.pools(p).allocations(), a.pools(p).allocations());
+    }
+  }
+  EXPECT_EQ(from_ctl.bindings(0).tx_frames(), 40u);
+  EXPECT_GE(from_ctl.bindings(1).rx_frames(), 40u);
+
+  // One binding, as a table: counters then pools, with the documented columns.
+  CommandResult table = Ctl({"stats", ns_->a()});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_EQ(Columns(table.out),
+            (std::vector<std::string>{"BINDING", "STATE", "RX_FRAMES", "RX_BYTES", "RX_DROPS",
+                                      "TX_FRAMES", "TX_BYTES", "TX_FAILED", "TX_QUEUE",
+                                      "PCAP_RECV", "PCAP_DROP", "DOWN"}));
+  EXPECT_EQ(Columns(table.out, 1)[5], "40");  // TX_FRAMES of end a
+  EXPECT_EQ(Columns(table.out, 3),
+            (std::vector<std::string>{"BINDING", "POOL", "TAG", "GEN", "DESCRIPTORS", "OVERFLOW",
+                                      "IN_USE", "FREE", "HIGH_WM", "FAILURES", "MEMORY"}));
+  std::vector<std::string> tags;
+  for (size_t line = 4; line < 8; ++line) tags.push_back(Columns(table.out, line)[2]);
+  EXPECT_EQ(tags, (std::vector<std::string>{"RXPK", "RXBD", "TXPK", "TXBD"}));
+
+  CommandResult pools = Ctl({"-o", "json", "pools", ns_->b()});
+  ASSERT_EQ(pools.exit_code, 0) << pools.err;
+  v1::ListPoolsRequest request;
+  request.set_interface(ns_->b());
+  v1::ListPoolsResponse expected;
+  Call(&v1::PktPool::Stub::ListPools, request, &expected);
+  v1::ListPoolsResponse parsed = ParseJson<v1::ListPoolsResponse>(pools.out);
+  ASSERT_EQ(parsed.bindings_size(), 1);
+  ASSERT_EQ(parsed.bindings(0).pools_size(), 4);
+  EXPECT_EQ(parsed.bindings(0).pools(0).descriptors(), expected.bindings(0).pools(0).descriptors());
+  EXPECT_EQ(parsed.bindings(0).pools(3).tag(), "TXBD");
+}
+
+TEST_F(CtlTest, UnbindAndBindChangeTheDaemonsBindings) {
+  CommandResult unbind = Ctl({"unbind", ns_->b()});
+  ASSERT_EQ(unbind.exit_code, 0) << unbind.err;
+  EXPECT_EQ(unbind.out, "unbound " + ns_->b() + "\n");
+  v1::ListBindingsResponse listed;
+  Call(&v1::PktPool::Stub::ListBindings, v1::ListBindingsRequest{}, &listed);
+  ASSERT_EQ(listed.bindings_size(), 1);
+
+  CommandResult bind = Ctl({"-o", "json", "bind", ns_->b(), "--snaplen", "2048", "--tx-packets",
+                            "300", "--tx-overflow", "20", "--rx-hold", "--filter", "not arp"});
+  ASSERT_EQ(bind.exit_code, 0) << bind.err;
+  v1::BindResponse bound = ParseJson<v1::BindResponse>(bind.out);
+  EXPECT_EQ(bound.binding().interface(), ns_->b());
+  Call(&v1::PktPool::Stub::ListBindings, v1::ListBindingsRequest{}, &listed);
+  ASSERT_EQ(listed.bindings_size(), 2);
+  const v1::BindingOptions& options = listed.bindings(1).options();
+  EXPECT_EQ(options.snaplen(), 2048u);
+  EXPECT_EQ(options.tx().packet_descriptors(), 300u);
+  EXPECT_EQ(options.tx().packet_overflow(), 20u);
+  EXPECT_TRUE(options.rx_hold_when_exhausted());
+  EXPECT_EQ(options.filter(), "not arp");
+
+  CommandResult again = Ctl({"bind", ns_->b()});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("ALREADY_EXISTS"), std::string::npos) << again.err;
+  CommandResult unknown = Ctl({"unbind", "nosuch0"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("NOT_FOUND"), std::string::npos) << unknown.err;
+}
+
+TEST_F(CtlTest, TunePrintsWhatWasAppliedIncludingAClampedOverflow) {
+  CommandResult tune = Ctl({"tune", ns_->a(), "tx-packets", "--descriptors", "65000",
+                            "--overflow", "1000"});
+  ASSERT_EQ(tune.exit_code, 0) << tune.err;
+  EXPECT_NE(tune.out.find("generation 1 applied, 65000 descriptors, overflow 535 (clamped from "
+                          "1000"),
+            std::string::npos)
+      << tune.out;
+
+  CommandResult json = Ctl({"-o", "json", "tune", ns_->a(), "rx-buffers", "--descriptors",
+                            "3000", "--buffer-size", "1024"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  v1::TunePoolResponse applied = ParseJson<v1::TunePoolResponse>(json.out);
+  EXPECT_EQ(applied.applied().descriptors(), 3000u);
+  EXPECT_EQ(applied.applied().buffer_size(), 1024u);
+
+  v1::BindingStats a = Stats().bindings(0);
+  bool saw_tx = false, saw_rx = false;
+  for (const auto& pool : a.pools()) {
+    if (pool.name() == v1::POOL_NAME_TX_PACKETS && pool.generation() == 1) {
+      saw_tx = pool.descriptors() == 65000 && pool.overflow_limit() == 535;
+    }
+    if (pool.name() == v1::POOL_NAME_RX_BUFFERS && !pool.draining()) {
+      saw_rx = pool.descriptors() == 3000 && pool.buffer_size() == 1024;
+    }
+  }
+  EXPECT_TRUE(saw_tx && saw_rx) << a.DebugString();
+
+  CommandResult too_many = Ctl({"tune", ns_->a(), "tx-packets", "--descriptors", "70000"});
+  EXPECT_EQ(too_many.exit_code, 1);
+  EXPECT_NE(too_many.err.find("RESOURCE_EXHAUSTED: NDIS_STATUS_RESOURCES"), std::string::npos)
+      << too_many.err;
+  CommandResult bad_pool = Ctl({"tune", ns_->a(), "tx-bytes", "--descriptors", "10"});
+  EXPECT_EQ(bad_pool.exit_code, 2);
+  EXPECT_NE(bad_pool.err.find("tx-bytes"), std::string::npos) << bad_pool.err;
+}
+
+TEST_F(CtlTest, SendHexIsCapturedAsLinesAndJson) {
+  const std::string frame = testing::TestFrame<std::string>(7, 64);
+  auto lines = CtlInBackground({"capture", ns_->b(), "-c", "3"});
+  ASSERT_TRUE(lines->WaitForErr("capturing on", absl::Seconds(10))) << lines->Err();
+  CommandResult send = Ctl({"send", ns_->a(), "--hex", Hex(frame), "--loop", "3"});
+  ASSERT_EQ(send.exit_code, 0) << send.err;
+  EXPECT_EQ(send.out.rfind("sent 3 frames, failed 0", 0), 0u) << send.out;
+  CommandResult captured = lines->Wait(absl::Seconds(10));
+  ASSERT_EQ(captured.exit_code, 0) << captured.err;
+  std::vector<std::string> printed = absl::StrSplit(captured.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(printed.size(), 3u) << captured.out;
+  EXPECT_NE(printed[0].find(" 02:00:00:00:00:01 > 02:00:00:00:00:02, ethertype "
+                            "local experimental (0x88b5), length 64"),
+            std::string::npos)
+      << printed[0];
+  EXPECT_NE(captured.err.find("3 frames captured, 0 dropped"), std::string::npos);
+
+  auto json = CtlInBackground({"-o", "json", "capture", ns_->b(), "-c", "2", "ether", "proto",
+                               "0x88b5"});
+  ASSERT_TRUE(json->WaitForErr("capturing on", absl::Seconds(10))) << json->Err();
+  CommandResult sent = Ctl({"-o", "json", "send", ns_->a(), "--hex", Hex(frame), "--loop", "2"});
+  ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  auto summary = ParseJson<google::protobuf::Struct>(sent.out);
+  EXPECT_EQ(summary.fields().at("frames_sent").number_value(), 2);
+  EXPECT_EQ(summary.fields().at("frames_failed").number_value(), 0);
+  CommandResult jsonl = json->Wait(absl::Seconds(10));
+  ASSERT_EQ(jsonl.exit_code, 0) << jsonl.err;
+  std::vector<std::string> objects = absl::StrSplit(jsonl.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(objects.size(), 2u) << jsonl.out;
+  auto first = ParseJson<google::protobuf::Struct>(objects[0]);
+  EXPECT_EQ(first.fields().at("wire_length").number_value(), 64);
+  EXPECT_EQ(first.fields().at("source").string_value(), "02:00:00:00:00:01");
+  EXPECT_EQ(first.fields().at("ethertype").number_value(), 0x88b5);
+}
+
+TEST_F(CtlTest, ReplayOfATcpdumpFileIsCapturedByteForByte) {
+  // A pcap file written by tcpdump from real traffic on the pair.
+  std::vector<std::string> frames;
+  for (uint32_t i = 0; i < 200; ++i) {
+    frames.push_back(testing::TestFrame<std::string>(i, 60 + (i * 37) % 1400));
+  }
+  const std::string recorded = dir_ + "/recorded.pcap";
+  {
+    testing::Tcpdump tcpdump(ns_->b(), recorded);
+    ASSERT_TRUE(tcpdump.ok());
+    SendThroughApi(frames);
+    ASSERT_EQ(tcpdump.StopAndRead(frames.size()).size(), frames.size());
+    std::filesystem::copy_file(recorded, recorded + ".kept");
+  }
+  const std::string file = recorded + ".kept";
+  ASSERT_EQ(ReadPcap(file), frames);
+
+  const std::string out = dir_ + "/captured.pcap";
+  auto capture = CtlInBackground({"capture", ns_->b(), "-w", out, "-c", "400"});
+  ASSERT_TRUE(capture->WaitForErr("capturing on", absl::Seconds(10))) << capture->Err();
+  CommandResult topspeed = Ctl({"send", ns_->a(), "--pcap", file, "--topspeed"});
+  ASSERT_EQ(topspeed.exit_code, 0) << topspeed.err;
+  EXPECT_EQ(topspeed.out.rfind("sent 200 frames, failed 0", 0), 0u) << topspeed.out;
+  // Recorded timing (the default), the same file again.
+  CommandResult timed = Ctl({"send", ns_->a(), "--pcap", file});
+  ASSERT_EQ(timed.exit_code, 0) << timed.err;
+  CommandResult captured = capture->Wait(absl::Seconds(20));
+  ASSERT_EQ(captured.exit_code, 0) << captured.err;
+
+  std::vector<std::string> expected = frames;
+  expected.insert(expected.end(), frames.begin(), frames.end());
+  EXPECT_EQ(ReadPcap(out), expected);
+  // tcpdump reads the file too.
+  CommandResult read = RunCommand({"tcpdump", "-nn", "-r", out});
+  EXPECT_EQ(read.exit_code, 0) << read.err;
+  int frame_lines = 0;  // tcpdump also prints payload hex lines for unknown ethertypes
+  for (absl::string_view line : absl::StrSplit(read.out, '\n')) {
+    if (line.size() > 2 && absl::ascii_isdigit(line[0]) && line[2] == ':') ++frame_lines;
+  }
+  EXPECT_EQ(frame_lines, 400) << read.out.substr(0, 2000);
+}
+
+TEST_F(CtlTest, WatchRefreshesInATerminalAndLeavesItCleanOnCtrlC) {
+  if (RunCommand({"tmux", "-V"}).exit_code != 0) GTEST_FAIL() << "tmux is not installed";
+  const std::string server = absl::StrCat("pktpool-ctl-", getpid());
+  const std::string done = dir_ + "/watch.exit";
+  auto tmux = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {"tmux", "-L", server};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, absl::Seconds(10));
+  };
+  const std::string command = absl::StrCat(PKTPOOLCTL_PATH, " --socket ", socket_,
+                                           " watch -n 0.2; echo $? > ", done);
+  // bash, like an interactive shell, outlives a child that handled Ctrl-C itself.
+  ASSERT_EQ(tmux({"new-session", "-d", "-x", "200", "-y", "50", "bash", "-c",
+                  "echo before-watch; " + command + "; sleep 30"})
+                .exit_code,
+            0);
+  struct KillServer {
+    std::function<void()> f;
+    ~KillServer() { f(); }
+  } kill_server{[&] { tmux({"kill-server"}); }};
+  // Traffic, so the rates are numbers.
+  std::vector<std::string> frames(50, testing::TestFrame<std::string>(1, 64));
+  std::string screen;
+  bool refreshed = false;
+  const absl::Time deadline = absl::Now() + absl::Seconds(15);
+  while (!refreshed && absl::Now() < deadline) {
+    SendThroughApi(frames);
+    screen = tmux({"capture-pane", "-p"}).out;
+    // A later refresh: the TX/S column of end a is a number, not "-".
+    for (absl::string_view line : absl::StrSplit(screen, '\n')) {
+      std::vector<std::string> cells = absl::StrSplit(line, ' ', absl::SkipEmpty());
+      if (cells.size() == 9 && cells[0] == ns_->a() && cells[5] != "-") refreshed = true;
+    }
+  }
+  ASSERT_TRUE(refreshed) << screen;
+  EXPECT_NE(screen.find("rx-packets"), std::string::npos) << screen;
+  EXPECT_NE(screen.find("TXPK"), std::string::npos) << screen;
+  EXPECT_NE(screen.find("ALLOC/S"), std::string::npos) << screen;
+  EXPECT_EQ(screen.find("before-watch"), std::string::npos) << "not on the alternate screen";
+
+  ASSERT_EQ(tmux({"send-keys", "C-c"}).exit_code, 0);
+  const absl::Time exit_deadline = absl::Now() + absl::Seconds(10);
+  while ((!std::filesystem::exists(done) || std::filesystem::file_size(done) == 0) &&
+         absl::Now() < exit_deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  std::ifstream in(done);
+  std::string exit_code;
+  std::getline(in, exit_code);
+  EXPECT_EQ(exit_code, "0");
+  // The terminal is as it was: the shell's line is back, the table gone.
+  screen = tmux({"capture-pane", "-p"}).out;
+  EXPECT_NE(screen.find("before-watch"), std::string::npos) << screen;
+  EXPECT_EQ(screen.find("ALLOC/S"), std::string::npos) << screen;
+}
+
+TEST_F(CtlTest, WatchJsonLinesAreStatsSnapshots) {
+  CommandResult watch = Ctl({"-o", "json", "watch", "-n", "0.05", "--count", "3"});
+  ASSERT_EQ(watch.exit_code, 0) << watch.err;
+  std::vector<std::string> lines = absl::StrSplit(watch.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 3u) << watch.out;
+  int64_t previous = 0;
+  for (const auto& line : lines) {
+    auto stats = ParseJson<v1::GetStatsResponse>(line);
+    EXPECT_EQ(stats.bindings_size(), 2);
+    const int64_t ns = stats.time().seconds() * 1000000000 + stats.time().nanos();
+    EXPECT_GT(ns, previous);  // each snapshot is newer (ns resolution)
+    previous = ns;
+  }
+}
+
+TEST_F(CtlTest, BadUsageGivesAClearMessageAndTheDocumentedExitCode) {
+  CommandResult unknown = Ctl({"frobnicate"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("unknown command 'frobnicate'"), std::string::npos) << unknown.err;
+
+  CommandResult missing = Ctl({"send"});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("interface is required"), std::string::npos) << missing.err;
+
+  CommandResult no_frames = Ctl({"send", ns_->a()});
+  EXPECT_EQ(no_frames.exit_code, 2);
+  EXPECT_NE(no_frames.err.find("send needs frames"), std::string::npos) << no_frames.err;
+
+  CommandResult bad_hex = Ctl({"send", ns_->a(), "--hex", "02000g"});
+  EXPECT_EQ(bad_hex.exit_code, 2);
+  EXPECT_NE(bad_hex.err.find("'g' at position 5"), std::string::npos) << bad_hex.err;
+
+  const std::string garbage = dir_ + "/garbage.pcap";
+  std::ofstream(garbage) << "this is not a pcap file at all";
+  CommandResult bad_pcap = Ctl({"send", ns_->a(), "--pcap", garbage});
+  EXPECT_EQ(bad_pcap.exit_code, 2);
+  EXPECT_NE(bad_pcap.err.find("cannot read pcap file " + garbage), std::string::npos)
+      << bad_pcap.err;
+
+  CommandResult not_bound = Ctl({"send", "nosuch0", "--hex", "020000000002020000000001"});
+  EXPECT_EQ(not_bound.exit_code, 1);
+  EXPECT_NE(not_bound.err.find("NOT_FOUND"), std::string::npos) << not_bound.err;
+
+  CommandResult bad_filter = Ctl({"capture", ns_->b(), "-c", "1", "not", "a", "filter", "(("});
+  EXPECT_EQ(bad_filter.exit_code, 1);
+  EXPECT_NE(bad_filter.err.find("INVALID_ARGUMENT"), std::string::npos) << bad_filter.err;
+
+  CommandResult no_daemon = RunCommand(
+      {PKTPOOLCTL_PATH, "--socket", dir_ + "/nobody-listens.sock", "stats"}, absl::Seconds(30));
+  EXPECT_EQ(no_daemon.exit_code, 1);
+  EXPECT_NE(no_daemon.err.find("UNAVAILABLE"), std::string::npos) << no_daemon.err;
+  EXPECT_NE(no_daemon.err.find("is pktpoold running?"), std::string::npos) << no_daemon.err;
+
+  // Nothing was lost or leaked by the refused requests: tx pools are all free.
+  const v1::GetStatsResponse stats = Stats();
+  for (const auto& pool : stats.bindings(0).pools()) {
+    if (pool.name() == v1::POOL_NAME_TX_PACKETS) {
+      EXPECT_EQ(pool.in_use(), 0u);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace pktpool

@@ -1,0 +1,101 @@
+#include "tests/support/process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+extern char** environ;
+
+namespace pktpool::testing {
+namespace {
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+ChildProcess::ChildProcess(std::vector<std::string> argv) {
+  static std::atomic<int> counter{0};
+  const std::string base = absl::StrCat("/tmp/pktpool-child-", getpid(), "-", counter++);
+  out_path_ = base + ".out";
+  err_path_ = base + ".err";
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path_.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path_.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  if (posix_spawnp(&pid_, args[0], &actions, nullptr, args.data(), environ) != 0) pid_ = -1;
+  posix_spawn_file_actions_destroy(&actions);
+}
+
+ChildProcess::~ChildProcess() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  unlink(out_path_.c_str());
+  unlink(err_path_.c_str());
+}
+
+std::string ChildProcess::Out() const { return ReadAll(out_path_); }
+std::string ChildProcess::Err() const { return ReadAll(err_path_); }
+
+bool ChildProcess::WaitForErr(const std::string& text, absl::Duration timeout) const {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (Err().find(text) != std::string::npos) return true;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return Err().find(text) != std::string::npos;
+}
+
+void ChildProcess::Signal(int signal) const {
+  if (pid_ > 0) kill(pid_, signal);
+}
+
+CommandResult ChildProcess::Wait(absl::Duration timeout) {
+  CommandResult result;
+  const absl::Time deadline = absl::Now() + timeout;
+  int status = 0;
+  while (pid_ > 0) {
+    const pid_t done = waitpid(pid_, &status, WNOHANG);
+    if (done == pid_) {
+      pid_ = -1;
+      if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+      break;
+    }
+    if (absl::Now() >= deadline) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  result.out = Out();
+  result.err = Err();
+  return result;
+}
+
+CommandResult RunCommand(std::vector<std::string> argv, absl::Duration timeout) {
+  ChildProcess child(std::move(argv));
+  if (!child.started()) return {};
+  return child.Wait(timeout);
+}
+
+}  // namespace pktpool::testing
