@@ -1,5 +1,5 @@
-// pktpoold: wiring only. Flags and config -> bindings -> gRPC server -> wait for a
-// signal -> orderly shutdown.
+// pktpoold: wiring only. Flags and config -> bindings -> gRPC server, metrics, systemd
+// notifications -> signals (SIGHUP reloads the config) -> orderly shutdown.
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -19,10 +19,20 @@
 #include <CLI/CLI.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "daemon/config/config.h"
+#include "daemon/config/config_diff.h"
+#include "daemon/metrics/metrics_server.h"
+#include "daemon/metrics/prometheus_text.h"
 #include "daemon/rpc/binding_table.h"
+#include "daemon/rpc/config_reload.h"
 #include "daemon/rpc/pktpool_service.h"
-#include "daemon/rpc/proto_convert.h"
+#include "daemon/rpc/stats_snapshot.h"
+#include "daemon/service_notifier.h"
+
+#ifndef PKTPOOL_VERSION
+#define PKTPOOL_VERSION "0.0.0"
+#endif
 
 namespace {
 
@@ -30,6 +40,76 @@ using pktpool::v1::DaemonConfig;
 
 void Log(const char* priority, const std::string& message) {
   std::fprintf(stderr, "%spktpoold: %s\n", priority, message.c_str());
+}
+
+void Log(int priority, const std::string& message) {
+  std::fprintf(stderr, "<%d>pktpoold: %s\n", priority, message.c_str());
+}
+
+// A multi-line status message (one problem per line) as one log line.
+std::string OneLine(absl::string_view message) {
+  return absl::StrReplaceAll(message, {{"\n", "; "}});
+}
+
+// What the command line says; flags override the config file.
+struct Flags {
+  std::string config_path, socket_path, listen_address, metrics_address;
+  std::vector<std::string> bind_interfaces;
+  bool insecure_tcp = false;
+};
+
+// The config file (if any) with the flags applied, validated, defaults filled in: the
+// same at start-up and on reload.
+absl::StatusOr<DaemonConfig> LoadDaemonConfig(const Flags& flags) {
+  DaemonConfig config;
+  if (!flags.config_path.empty()) {
+    auto loaded = pktpool::config::LoadConfigFile(flags.config_path);
+    if (!loaded.ok()) return loaded.status();
+    config = std::move(*loaded);
+  }
+  if (!flags.socket_path.empty()) config.mutable_listen()->set_unix_socket(flags.socket_path);
+  if (!flags.listen_address.empty()) {
+    config.mutable_listen()->set_tcp_address(flags.listen_address);
+  }
+  if (flags.insecure_tcp) config.mutable_listen()->set_allow_insecure_tcp(true);
+  if (!flags.metrics_address.empty()) {
+    config.mutable_metrics()->set_listen_address(flags.metrics_address);
+  }
+  for (const std::string& name : flags.bind_interfaces) config.add_bindings()->set_interface(name);
+  if (absl::Status valid = pktpool::config::ValidateConfig(config, "flags and config");
+      !valid.ok()) {
+    return valid;
+  }
+  return pktpool::config::WithDefaults(std::move(config), geteuid() == 0);
+}
+
+// SIGHUP: reads the config file again and applies what can change live (bindings, pool
+// sizes, the status interval); logs what needs a restart. A config that does not load
+// changes nothing.
+void Reload(const Flags& flags, const DaemonConfig& started,
+            pktpool::rpc::ConfiguredBindings* configured, pktpool::ServiceNotifier* notifier) {
+  if (flags.config_path.empty()) {
+    Log("<5>", "SIGHUP: started without --config; nothing to reload");
+    return;
+  }
+  notifier->Reloading();
+  Log("<6>", absl::StrCat("SIGHUP: reloading ", flags.config_path));
+  absl::StatusOr<DaemonConfig> next = LoadDaemonConfig(flags);
+  if (!next.ok()) {
+    Log("<3>", absl::StrCat("reload of ", flags.config_path, " failed: ",
+                            OneLine(next.status().message()), "; keeping the running config"));
+    notifier->Reloaded();
+    return;
+  }
+  for (const std::string& change : pktpool::config::ChangesNeedingRestart(started, *next)) {
+    Log("<4>", absl::StrCat("reload: ", change, ": not applied; needs a restart"));
+  }
+  const std::vector<pktpool::rpc::ReloadNote> notes = configured->Apply(*next);
+  for (const pktpool::rpc::ReloadNote& note : notes) Log(note.priority, note.text);
+  notifier->SetStatusInterval(absl::Seconds(next->status_interval_seconds()));
+  Log("<6>", absl::StrCat("reloaded ", flags.config_path,
+                          notes.empty() ? ": no binding changed" : ""));
+  notifier->Reloaded();
 }
 
 std::string ReadFile(const std::string& path) {
@@ -82,39 +162,31 @@ absl::Status PrepareSocketPath(const std::string& path) {
 
 int main(int argc, char** argv) {
   CLI::App app{"pktpoold: NDIS-style packet pools on libpcap bindings, with a gRPC control plane"};
-  std::string config_path, socket_path, listen_address;
-  std::vector<std::string> bind_interfaces;
-  bool insecure_tcp = false;
-  app.add_option("--config", config_path,
-                 "config file: protobuf text format of pktpool.v1.DaemonConfig")
+  Flags flags;
+  app.add_option("--config", flags.config_path,
+                 "config file: protobuf text format of pktpool.v1.DaemonConfig (SIGHUP "
+                 "reloads it)")
       ->check(CLI::ExistingFile);
-  app.add_option("--socket", socket_path, "Unix socket path (overrides listen.unix_socket)");
-  app.add_option("--listen", listen_address,
+  app.add_option("--socket", flags.socket_path, "Unix socket path (overrides listen.unix_socket)");
+  app.add_option("--listen", flags.listen_address,
                  "TCP host:port (overrides listen.tcp_address); plaintext only on loopback "
                  "unless --insecure-tcp or TLS is configured");
-  app.add_option("--bind", bind_interfaces, "interface to bind with default options (repeatable)");
-  app.add_flag("--insecure-tcp", insecure_tcp, "allow plaintext TCP on a non-loopback address");
+  app.add_option("--bind", flags.bind_interfaces,
+                 "interface to bind with default options (repeatable)");
+  app.add_flag("--insecure-tcp", flags.insecure_tcp,
+               "allow plaintext TCP on a non-loopback address");
+  app.add_option("--metrics", flags.metrics_address,
+                 "serve Prometheus /metrics on HOST:PORT, port 0 for any free one (overrides "
+                 "metrics.listen_address)");
+  app.set_version_flag("--version", "pktpoold " PKTPOOL_VERSION, "print the version and exit");
   CLI11_PARSE(app, argc, argv);
 
-  DaemonConfig config;
-  if (!config_path.empty()) {
-    auto loaded = pktpool::config::LoadConfigFile(config_path);
-    if (!loaded.ok()) {
-      Log("<3>", std::string(loaded.status().message()));
-      return 2;
-    }
-    config = std::move(*loaded);
-  }
-  if (!socket_path.empty()) config.mutable_listen()->set_unix_socket(socket_path);
-  if (!listen_address.empty()) config.mutable_listen()->set_tcp_address(listen_address);
-  if (insecure_tcp) config.mutable_listen()->set_allow_insecure_tcp(true);
-  for (const std::string& name : bind_interfaces) config.add_bindings()->set_interface(name);
-  if (absl::Status valid = pktpool::config::ValidateConfig(config, "flags and config");
-      !valid.ok()) {
-    Log("<3>", std::string(valid.message()));
+  absl::StatusOr<DaemonConfig> loaded = LoadDaemonConfig(flags);
+  if (!loaded.ok()) {
+    Log("<3>", std::string(loaded.status().message()));
     return 2;
   }
-  config = pktpool::config::WithDefaults(std::move(config), geteuid() == 0);
+  const DaemonConfig config = std::move(*loaded);
 
   // Signals are taken by sigwait below; block them before any thread starts.
   sigset_t signals;
@@ -125,10 +197,10 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   pktpool::rpc::BindingTable bindings;
+  pktpool::rpc::ConfiguredBindings configured(&bindings);
   for (const auto& bind : config.bindings()) {
-    auto bound = bindings.Bind(bind.interface(), pktpool::rpc::ToBindingOptions(bind.options()));
-    if (!bound.ok()) {
-      Log("<3>", absl::StrCat("cannot bind ", bind.interface(), ": ", bound.status().message()));
+    if (absl::Status bound = configured.Bind(bind); !bound.ok()) {
+      Log("<3>", std::string(bound.message()));
       bindings.CloseAll();
       return 1;
     }
@@ -172,21 +244,51 @@ int main(int argc, char** argv) {
                           config.listen().tcp_address().empty()
                               ? ""
                               : absl::StrCat(" and ", config.listen().tcp_address())));
-  sd_notifyf(0, "READY=1\nSTATUS=serving on %s, %d bindings", unix_socket.c_str(),
-             config.bindings_size());
+
+  // /metrics and the STATUS line read the snapshot GetStats answers with.
+  auto snapshot = [&bindings] { return pktpool::rpc::SnapshotStats(bindings); };
+  std::unique_ptr<pktpool::metrics::MetricsServer> metrics;
+  if (!config.metrics().listen_address().empty()) {
+    // Validated already: ParseHostPort cannot fail here.
+    const auto address = pktpool::config::ParseHostPort(config.metrics().listen_address(), true);
+    auto started = pktpool::metrics::MetricsServer::Start(
+        address->host, static_cast<uint16_t>(address->port),
+        [snapshot]() -> absl::StatusOr<std::string> {
+          absl::StatusOr<pktpool::v1::GetStatsResponse> stats = snapshot();
+          if (!stats.ok()) return stats.status();
+          return pktpool::metrics::RenderPrometheus(*stats, PKTPOOL_VERSION);
+        });
+    if (!started.ok()) {
+      Log("<3>", std::string(started.status().message()));
+      server->Shutdown(std::chrono::system_clock::now());
+      bindings.CloseAll();
+      unlink(unix_socket.c_str());
+      return 1;
+    }
+    metrics = std::move(*started);
+    Log("<6>", absl::StrCat("metrics on ", metrics->url()));
+  }
+
+  pktpool::ServiceNotifier notifier(snapshot, absl::Seconds(config.status_interval_seconds()));
+  notifier.Ready();
+  if (notifier.watchdog_interval() > absl::ZeroDuration()) {
+    Log("<6>", absl::StrCat("systemd watchdog: pinging every ",
+                            absl::FormatDuration(notifier.watchdog_interval())));
+  }
 
   while (true) {
     int signal_number = 0;
     sigwait(&signals, &signal_number);
     if (signal_number == SIGHUP) {
-      Log("<5>", "SIGHUP: config reload is not implemented yet; ignoring");
+      Reload(flags, config, &configured, &notifier);
       continue;
     }
     Log("<6>", absl::StrCat("signal ", strsignal(signal_number), ": shutting down"));
     break;
   }
-  sd_notify(0, "STOPPING=1");
+  notifier.Stopping("stopping: closing the bindings");
   server->GetHealthCheckService()->SetServingStatus(false);
+  metrics.reset();
   // Bindings close first: sends in flight complete or fail, captures end; then the
   // server stops, giving RPCs two seconds to finish.
   bindings.CloseAll();

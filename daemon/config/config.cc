@@ -286,59 +286,6 @@ void CheckBindingOptions(Problems& problems, const Scope& scope,
   CheckRxPreallocate(problems, scope, options);
 }
 
-// host and port of "host:port" or "[ipv6]:port".
-struct HostPort {
-  std::string host;  // without brackets
-  uint32_t port = 0;
-};
-
-// Splits a TCP address; the error message says what is wrong with it.
-absl::StatusOr<HostPort> ParseHostPort(absl::string_view address) {
-  const std::string quoted = absl::StrCat("\"", address, "\"");
-  HostPort parsed;
-  absl::string_view port;
-  if (absl::StartsWith(address, "[")) {
-    const size_t close = address.find(']');
-    if (close == absl::string_view::npos) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          quoted, " has no closing \"]\"; write IPv6 addresses as \"[::1]:50051\""));
-    }
-    parsed.host = std::string(address.substr(1, close - 1));
-    absl::string_view rest = address.substr(close + 1);
-    if (!absl::ConsumePrefix(&rest, ":")) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(quoted, " is not host:port; add the port, e.g. \"[::1]:50051\""));
-    }
-    port = rest;
-  } else {
-    const size_t colon = address.rfind(':');
-    if (colon == absl::string_view::npos) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          quoted, " is not host:port; add the port, e.g. \"", address, ":50051\""));
-    }
-    parsed.host = std::string(address.substr(0, colon));
-    port = address.substr(colon + 1);
-    if (absl::StrContains(parsed.host, ':')) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          quoted, " is ambiguous; write IPv6 addresses in brackets, e.g. \"[::1]:50051\""));
-    }
-  }
-  if (parsed.host.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        quoted, " has no host; use 0.0.0.0:PORT or [::]:PORT for every interface, "
-        "127.0.0.1:PORT for this machine only"));
-  }
-  const bool digits_only =
-      !port.empty() && port.size() <= 5 &&
-      std::all_of(port.begin(), port.end(), [](char c) { return absl::ascii_isdigit(c); });
-  if (!digits_only || !absl::SimpleAtoi(port, &parsed.port) || parsed.port < 1 ||
-      parsed.port > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(quoted, ": port \"", port, "\" is not a number 1 to 65535"));
-  }
-  return parsed;
-}
-
 void CheckListen(Problems& problems, const Scope& scope, const v1::ListenConfig& listen) {
   constexpr size_t kMaxUnixSocketPath = sizeof(sockaddr_un::sun_path) - 1;
   if (listen.unix_socket().size() > kMaxUnixSocketPath) {
@@ -351,7 +298,7 @@ void CheckListen(Problems& problems, const Scope& scope, const v1::ListenConfig&
   const bool has_cert = !tls.cert_file().empty();
   const bool has_key = !tls.key_file().empty();
   if (!listen.tcp_address().empty()) {
-    absl::StatusOr<HostPort> address = ParseHostPort(listen.tcp_address());
+    absl::StatusOr<HostPort> address = ParseHostPort(listen.tcp_address(), false);
     if (!address.ok()) {
       problems.Add(scope, "tcp_address", address.status().message());
     } else if (!has_cert && !listen.allow_insecure_tcp() && !IsLoopbackHost(address->host)) {
@@ -422,6 +369,13 @@ void CheckLimits(Problems& problems, const Scope& scope, const v1::Limits& limit
                     .bytes = false});
 }
 
+// Any host is allowed, loopback or not: /metrics only reads counters (see config.h).
+void CheckMetrics(Problems& problems, const Scope& scope, const v1::MetricsConfig& metrics) {
+  if (metrics.listen_address().empty()) return;  // off
+  absl::StatusOr<HostPort> address = ParseHostPort(metrics.listen_address(), true);
+  if (!address.ok()) problems.Add(scope, "listen_address", address.status().message());
+}
+
 // ValidateConfig, with the file's locations when `tree` is not null.
 absl::Status ValidateConfigAt(const v1::DaemonConfig& config, absl::string_view source,
                               const TextFormat::ParseInfoTree* tree) {
@@ -431,6 +385,12 @@ absl::Status ValidateConfigAt(const v1::DaemonConfig& config, absl::string_view 
   if (config.has_listen()) CheckListen(problems, problems.Nested(root, "listen"), config.listen());
   CheckBindings(problems, root, config);
   if (config.has_limits()) CheckLimits(problems, problems.Nested(root, "limits"), config.limits());
+  if (config.has_metrics()) {
+    CheckMetrics(problems, problems.Nested(root, "metrics"), config.metrics());
+  }
+  CheckZeroOrRange(problems, root, "status_interval_seconds", config.status_interval_seconds(),
+                   {.min = 1, .max = kMaxStatusIntervalSeconds,
+                    .default_value = kDefaultStatusIntervalSeconds, .bytes = false});
   return problems.ToStatus();
 }
 
@@ -494,6 +454,9 @@ v1::DaemonConfig WithDefaults(v1::DaemonConfig config, bool is_root) {
   if (limits->max_concurrent_streams() == 0) {
     limits->set_max_concurrent_streams(kDefaultMaxConcurrentStreams);
   }
+  if (config.status_interval_seconds() == 0) {
+    config.set_status_interval_seconds(kDefaultStatusIntervalSeconds);
+  }
   for (v1::BindConfig& binding : *config.mutable_bindings()) {
     *binding.mutable_options() = BindingOptionsWithDefaults(std::move(*binding.mutable_options()));
   }
@@ -520,6 +483,55 @@ v1::BindingOptions BindingOptionsWithDefaults(v1::BindingOptions options) {
   FillPoolSizes(options.mutable_tx(), defaults.tx);
   if (options.rx_preallocate() == 0) options.set_rx_preallocate(defaults.rx_preallocate);
   return options;
+}
+
+absl::StatusOr<HostPort> ParseHostPort(std::string_view address_view, bool allow_any_port) {
+  const absl::string_view address(address_view.data(), address_view.size());
+  const std::string quoted = absl::StrCat("\"", address, "\"");
+  HostPort parsed;
+  absl::string_view port;
+  if (absl::StartsWith(address, "[")) {
+    const size_t close = address.find(']');
+    if (close == absl::string_view::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          quoted, " has no closing \"]\"; write IPv6 addresses as \"[::1]:50051\""));
+    }
+    parsed.host = std::string(address.substr(1, close - 1));
+    absl::string_view rest = address.substr(close + 1);
+    if (!absl::ConsumePrefix(&rest, ":")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(quoted, " is not host:port; add the port, e.g. \"[::1]:50051\""));
+    }
+    port = rest;
+  } else {
+    const size_t colon = address.rfind(':');
+    if (colon == absl::string_view::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          quoted, " is not host:port; add the port, e.g. \"", address, ":50051\""));
+    }
+    parsed.host = std::string(address.substr(0, colon));
+    port = address.substr(colon + 1);
+    if (absl::StrContains(parsed.host, ':')) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          quoted, " is ambiguous; write IPv6 addresses in brackets, e.g. \"[::1]:50051\""));
+    }
+  }
+  if (parsed.host.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        quoted, " has no host; use 0.0.0.0:PORT or [::]:PORT for every interface, "
+        "127.0.0.1:PORT for this machine only"));
+  }
+  const bool digits_only =
+      !port.empty() && port.size() <= 5 &&
+      std::all_of(port.begin(), port.end(), [](char c) { return absl::ascii_isdigit(c); });
+  const uint32_t min_port = allow_any_port ? 0 : 1;
+  if (!digits_only || !absl::SimpleAtoi(port, &parsed.port) || parsed.port < min_port ||
+      parsed.port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        quoted, ": port \"", port, "\" is not a number ", min_port, " to 65535",
+        allow_any_port ? " (0: any free port)" : ""));
+  }
+  return parsed;
 }
 
 std::string DefaultUnixSocketPath(bool is_root) {

@@ -1,5 +1,5 @@
 // The daemon's config: a pktpool.v1.DaemonConfig in protobuf text format (see
-// deploy/pktpoold.conf). Loading, validation against the documented limits, and defaults.
+// deploy/pktpoold.textproto). Loading, validation against the documented limits, and defaults.
 #ifndef PKTPOOL_DAEMON_CONFIG_CONFIG_H_
 #define PKTPOOL_DAEMON_CONFIG_CONFIG_H_
 
@@ -17,12 +17,23 @@ namespace pktpool::config {
 inline constexpr uint32_t kDefaultMaxMessageBytes = 16u << 20;
 inline constexpr uint32_t kDefaultMaxFramesPerBatch = 4096;
 inline constexpr uint32_t kDefaultMaxConcurrentStreams = 64;
+// DaemonConfig.status_interval_seconds: its default and limit (STATUS= lines to systemd).
+inline constexpr uint32_t kDefaultStatusIntervalSeconds = 5;
+inline constexpr uint32_t kMaxStatusIntervalSeconds = 3600;
+
+// A TCP address split into its parts.
+struct HostPort {
+  std::string host;  // without the brackets of "[::1]"
+  uint32_t port = 0;
+};
 
 // Reads, parses and validates a config file; errors name the file and its line.
 absl::StatusOr<pktpool::v1::DaemonConfig> LoadConfigFile(const std::string& path);
 
 // OK, or InvalidArgument listing every broken limit, one per line, each prefixed with
-// `source` (a file name, or "" for none) and the field's path.
+// `source` (a file name, or "" for none) and the field's path. metrics.listen_address may
+// be any host, loopback or not: /metrics is read-only (no TLS, no authentication; put it
+// behind a firewall or a loopback host when the counters are not for everyone).
 absl::Status ValidateConfig(const pktpool::v1::DaemonConfig& config, const std::string& source);
 
 // OK, or InvalidArgument naming each broken option as `field_path`.option (for Bind).
@@ -38,6 +49,10 @@ pktpool::v1::BindingOptions BindingOptionsWithDefaults(pktpool::v1::BindingOptio
 // /run/pktpoold/pktpoold.sock for root, else $XDG_RUNTIME_DIR/pktpoold.sock, else
 // /tmp/pktpoold-UID.sock.
 std::string DefaultUnixSocketPath(bool is_root);
+
+// Splits "host:port" or "[ipv6]:port"; InvalidArgument saying what is wrong otherwise.
+// The port is 1 to 65535, or also 0 (any free port) when `allow_any_port`.
+absl::StatusOr<HostPort> ParseHostPort(std::string_view address, bool allow_any_port);
 
 // True for localhost, 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104 ("[::1]" too).
 bool IsLoopbackHost(std::string_view host);

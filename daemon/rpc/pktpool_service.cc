@@ -2,6 +2,7 @@
 
 #include <grpcpp/alarm.h>
 
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -10,7 +11,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "daemon/capture/frame_filter.h"
+#include "daemon/rpc/pool_tuning.h"
 #include "daemon/rpc/proto_convert.h"
+#include "daemon/rpc/stats_snapshot.h"
 #include "daemon/rpc/status_mapping.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -162,6 +165,8 @@ class CaptureStream final : public AlarmedWriteStream<v1::CaptureResponse> {
     subscriber_ = binding_->Subscribe(
         absl::StrCat("grpc-capture-", reinterpret_cast<uintptr_t>(this)),
         request.queue_frames() == 0 ? capture::kDefaultSubscriberQueue : request.queue_frames());
+    // Initial metadata says "subscribed": a client that waits for it misses nothing after.
+    StartSendInitialMetadata();
     Begin();
   }
 
@@ -250,32 +255,74 @@ class WatchStream final : public AlarmedWriteStream<v1::GetStatsResponse> {
 };
 
 // StreamSendFrames: each message is one batch, sent in order; totals at the end.
+// Reads ahead while a batch is being sent (at most kSendReadAhead messages wait), so
+// receiving and parsing the next message overlaps the injection of this one. One thread
+// at a time sends; a message read while another thread sends is queued for it.
 class SendStream final : public grpc::ServerReadReactor<v1::SendFramesRequest> {
  public:
   using SendOne = std::function<absl::Status(const v1::SendFramesRequest&, v1::SendFramesResponse*)>;
   SendStream(std::atomic<uint32_t>* open, SendOne send, v1::SendFramesResponse* response)
       : guard_(open), send_(std::move(send)), response_(response) {
-    StartRead(&request_);
+    StartRead(reading_.get());
   }
   void OnReadDone(bool ok) override {
-    if (!ok) {  // the client closed its side: done
-      Finish(grpc::Status::OK);
-      return;
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!ok) {
+      reads_closed_ = true;  // the client closed its side (or went away)
+    } else {
+      pending_.push_back(std::move(reading_));
+      reading_ = TakeSpare();
+      if (pending_.size() < kSendReadAhead && failure_.ok()) {
+        StartRead(reading_.get());
+      } else {
+        reads_paused_ = true;
+      }
     }
-    absl::Status sent = send_(request_, response_);
-    if (!sent.ok()) {
-      Finish(ToGrpcStatus(sent));
-      return;
+    if (sending_) return;  // the sending thread takes it from here
+    sending_ = true;
+    while (!pending_.empty() && failure_.ok()) {
+      std::unique_ptr<v1::SendFramesRequest> request = std::move(pending_.front());
+      pending_.pop_front();
+      if (reads_paused_ && !reads_closed_) {
+        reads_paused_ = false;
+        StartRead(reading_.get());
+      }
+      lock.unlock();
+      absl::Status sent = send_(*request, response_);
+      request->Clear();  // keeps its frame strings' memory for the next parse
+      lock.lock();
+      spare_.push_back(std::move(request));
+      if (!sent.ok()) failure_ = sent;
     }
-    StartRead(&request_);
+    sending_ = false;
+    const bool finish = !finished_ && (!failure_.ok() || (reads_closed_ && pending_.empty()));
+    if (!finish) return;
+    finished_ = true;
+    const grpc::Status status = ToGrpcStatus(failure_);
+    lock.unlock();  // OnDone may delete this as soon as Finish is called
+    Finish(status);
   }
   void OnDone() override { delete this; }
 
  private:
+  static constexpr size_t kSendReadAhead = 2;
+  // A cleared request from an earlier batch (its strings reused: no malloc per frame).
+  std::unique_ptr<v1::SendFramesRequest> TakeSpare() {
+    if (spare_.empty()) return std::make_unique<v1::SendFramesRequest>();
+    auto request = std::move(spare_.back());
+    spare_.pop_back();
+    return request;
+  }
   StreamGuard guard_;
   SendOne send_;
-  v1::SendFramesResponse* response_;
-  v1::SendFramesRequest request_;
+  v1::SendFramesResponse* response_;  // written by the sending thread only
+  std::mutex mu_;
+  std::unique_ptr<v1::SendFramesRequest> reading_ =
+      std::make_unique<v1::SendFramesRequest>();  // the outstanding read's target
+  std::deque<std::unique_ptr<v1::SendFramesRequest>> pending_;  // guarded by mu_
+  std::vector<std::unique_ptr<v1::SendFramesRequest>> spare_;   // guarded by mu_
+  bool sending_ = false, reads_paused_ = false, reads_closed_ = false, finished_ = false;
+  absl::Status failure_;                          // the first failed batch
 };
 
 }  // namespace
@@ -316,12 +363,7 @@ grpc::ServerUnaryReactor* PktPoolService::Unbind(grpc::CallbackServerContext* co
 }
 
 absl::StatusOr<v1::GetStatsResponse> PktPoolService::CollectStats(const std::string& interface) {
-  auto selected = bindings_->Select(interface);
-  if (!selected.ok()) return selected.status();
-  v1::GetStatsResponse response;
-  *response.mutable_time() = TimeUtil::GetCurrentTime();
-  for (const auto& binding : *selected) *response.add_bindings() = ToBindingStats(*binding);
-  return response;
+  return SnapshotStats(*bindings_, interface);
 }
 
 grpc::ServerUnaryReactor* PktPoolService::GetStats(grpc::CallbackServerContext* context,
@@ -369,31 +411,8 @@ grpc::ServerUnaryReactor* PktPoolService::ListPools(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* PktPoolService::TunePool(grpc::CallbackServerContext* context,
                                                    const v1::TunePoolRequest* request,
                                                    v1::TunePoolResponse* response) {
-  capture::PoolId pool;
-  switch (request->pool()) {
-    case v1::POOL_NAME_RX_PACKETS: pool = capture::PoolId::kRxPackets; break;
-    case v1::POOL_NAME_RX_BUFFERS: pool = capture::PoolId::kRxBuffers; break;
-    case v1::POOL_NAME_TX_PACKETS: pool = capture::PoolId::kTxPackets; break;
-    case v1::POOL_NAME_TX_BUFFERS: pool = capture::PoolId::kTxBuffers; break;
-    default:
-      return Done(context, absl::InvalidArgumentError(
-                               "pool must be POOL_NAME_RX_PACKETS, POOL_NAME_RX_BUFFERS, "
-                               "POOL_NAME_TX_PACKETS or POOL_NAME_TX_BUFFERS"));
-  }
-  auto binding = bindings_->Get(request->interface());
-  if (!binding.ok()) return Done(context, binding.status());
-  auto tuned = (*binding)->TunePool(pool, {.descriptors = request->descriptors(),
-                                           .overflow = request->overflow(),
-                                           .buffer_size = request->buffer_size()});
-  if (tuned.ok()) {
-    const capture::BindingOptions options = (*binding)->options();
-    const uint32_t buffer_size = pool == capture::PoolId::kRxBuffers   ? options.rx.buffer_size
-                                 : pool == capture::PoolId::kTxBuffers ? options.tx.buffer_size
-                                                                       : 0;
-    *response->mutable_applied() =
-        ToPoolStatsMessage(tuned->applied, request->pool(), buffer_size);
-    response->set_overflow_clamped(tuned->overflow_clamped);
-  }
+  auto tuned = TuneBindingPool(*bindings_, *request);
+  if (tuned.ok()) *response = std::move(*tuned);
   return Done(context, tuned.status());
 }
 

@@ -1,5 +1,5 @@
 // One test per config rule (DaemonConfig and below in proto/pktpool/v1/pktpool.proto):
-// parsing, every documented limit, defaults, and the example deploy/pktpoold.conf.
+// parsing, every documented limit, defaults, and the example deploy/pktpoold.textproto.
 #include "daemon/config/config.h"
 
 #include <sys/stat.h>
@@ -569,7 +569,7 @@ TEST(IsLoopbackHostTest, OtherHosts) {
 
 // ---- the example config ----------------------------------------------------------------
 
-constexpr const char* kExampleConfigPath = PKTPOOL_SOURCE_DIR "/deploy/pktpoold.conf";
+constexpr const char* kExampleConfigPath = PKTPOOL_SOURCE_DIR "/deploy/pktpoold.textproto";
 
 TEST(ExampleConfigTest, ParsesAndValidates) {
   auto config = LoadConfigFile(kExampleConfigPath);

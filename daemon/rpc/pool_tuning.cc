@@ -1,0 +1,36 @@
+#include "daemon/rpc/pool_tuning.h"
+
+#include "daemon/rpc/proto_convert.h"
+
+namespace pktpool::rpc {
+
+absl::StatusOr<v1::TunePoolResponse> TuneBindingPool(const BindingTable& bindings,
+                                                     const v1::TunePoolRequest& request) {
+  capture::PoolId pool;
+  switch (request.pool()) {
+    case v1::POOL_NAME_RX_PACKETS: pool = capture::PoolId::kRxPackets; break;
+    case v1::POOL_NAME_RX_BUFFERS: pool = capture::PoolId::kRxBuffers; break;
+    case v1::POOL_NAME_TX_PACKETS: pool = capture::PoolId::kTxPackets; break;
+    case v1::POOL_NAME_TX_BUFFERS: pool = capture::PoolId::kTxBuffers; break;
+    default:
+      return absl::InvalidArgumentError(
+          "pool must be POOL_NAME_RX_PACKETS, POOL_NAME_RX_BUFFERS, "
+          "POOL_NAME_TX_PACKETS or POOL_NAME_TX_BUFFERS");
+  }
+  auto binding = bindings.Get(request.interface());
+  if (!binding.ok()) return binding.status();
+  auto tuned = (*binding)->TunePool(pool, {.descriptors = request.descriptors(),
+                                           .overflow = request.overflow(),
+                                           .buffer_size = request.buffer_size()});
+  if (!tuned.ok()) return tuned.status();
+  const capture::BindingOptions options = (*binding)->options();
+  const uint32_t buffer_size = pool == capture::PoolId::kRxBuffers   ? options.rx.buffer_size
+                               : pool == capture::PoolId::kTxBuffers ? options.tx.buffer_size
+                                                                     : 0;
+  v1::TunePoolResponse response;
+  *response.mutable_applied() = ToPoolStatsMessage(tuned->applied, request.pool(), buffer_size);
+  response.set_overflow_clamped(tuned->overflow_clamped);
+  return response;
+}
+
+}  // namespace pktpool::rpc
