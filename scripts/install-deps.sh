@@ -23,6 +23,8 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # network test fixtures (namespaces, veth)
   iproute2 procps
+  # deploy tests: the unit's sandbox checked under strace; maintainer scripts linted
+  strace shellcheck
   # optional benchmark peer: DPDK rte_mempool (the bench builds without it)
   libdpdk-dev
 )
