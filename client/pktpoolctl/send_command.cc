@@ -140,7 +140,27 @@ int SendUnary(PktPoolClient& client, const SendArgs& args, const std::vector<Fil
 }
 
 // StreamSendFrames: many messages, in order; Ctrl-C stops between messages.
-int SendStreamed(PktPoolClient& client, const SendArgs& args, const std::vector<FileFrame>& frames,
+// Moves the frames of `chunks` into one request each (the file's bytes are not copied).
+std::vector<v1::SendFramesRequest> BuildMessages(
+    const SendArgs& args, Timing timing, const std::vector<std::pair<size_t, size_t>>& chunks,
+    std::vector<FileFrame>* frames) {
+  std::vector<v1::SendFramesRequest> messages(chunks.size());
+  for (size_t c = 0; c < chunks.size(); ++c) {
+    v1::SendFramesRequest& request = messages[c];
+    request.set_interface(args.interface);
+    for (size_t i = chunks[c].first; i < chunks[c].first + chunks[c].second; ++i) {
+      request.add_frames(std::move((*frames)[i].data));
+    }
+    if (timing == Timing::kPaced) request.set_frames_per_second(args.pps);
+    SetWait(args.wait_seconds, &request);
+  }
+  return messages;
+}
+
+// StreamSendFrames: many messages, in order; Ctrl-C stops between messages. Unless the
+// timing is recorded, the messages are built before the clock starts (as tcpreplay
+// --preload-pcap reads the file first), moving the bytes out of `frames`.
+int SendStreamed(PktPoolClient& client, const SendArgs& args, std::vector<FileFrame>& frames,
                  Timing timing, InterruptWatcher& interrupt, SendTotals* totals) {
   grpc::ClientContext context;
   v1::SendFramesResponse response;
@@ -156,14 +176,14 @@ int SendStreamed(PktPoolClient& client, const SendArgs& args, const std::vector<
         1, std::min<uint64_t>(args.loop, kMaxRepeatedFramesPerMessage / frames.size())));
   }
   const int64_t file_span_ns = frames.back().timestamp_ns - frames.front().timestamp_ns;
+  std::vector<v1::SendFramesRequest> messages;
+  if (timing != Timing::kRecorded) messages = BuildMessages(args, timing, chunks, &frames);
   const auto start = Clock::now();
   bool stream_ok = true;
-  auto write = [&](size_t first, size_t count, uint32_t times) {
+  auto write = [&](size_t first, size_t count) {  // recorded timing: built as it goes
     v1::SendFramesRequest request;
     request.set_interface(args.interface);
     for (size_t i = first; i < first + count; ++i) request.add_frames(frames[i].data);
-    request.set_repeat(times);
-    if (timing == Timing::kPaced) request.set_frames_per_second(args.pps);
     SetWait(args.wait_seconds, &request);
     return writer->Write(request);
   };
@@ -187,15 +207,16 @@ int SendStreamed(PktPoolClient& client, const SendArgs& args, const std::vector<
           ++count;
         }
         if (count == 0) count = 1;
-        stream_ok = write(i, count, 1);
+        stream_ok = write(i, count);
         i += count;
       }
       ++loop;
       continue;
     }
-    for (const auto& [first, count] : chunks) {
+    for (v1::SendFramesRequest& message : messages) {
       if (!stream_ok || interrupt.interrupted()) break;
-      stream_ok = write(first, count, repeat);
+      message.set_repeat(repeat);
+      stream_ok = writer->Write(message);
     }
     loop += repeat;
     repeat = std::min(repeat, args.loop - loop > 0 ? args.loop - loop : 1);
@@ -259,12 +280,12 @@ int RunSend(const SendArgs& args, const GlobalOptions& options) {
   const bool one_message = timing == Timing::kTopSpeed &&
                            Chunks(*frames, kMaxFramesPerMessage).size() == 1 &&
                            frames->size() * args.loop <= kMaxRepeatedFramesPerMessage;
-  code = one_message ? SendUnary(*client, args, *frames, options, &totals)
-                     : SendStreamed(*client, args, *frames, timing, interrupt, &totals);
-  if (code != kExitOk) return code;
   uint64_t bytes_per_loop = 0;
   for (const auto& frame : *frames) bytes_per_loop += frame.data.size();
   totals.bytes_attempted = bytes_per_loop * args.loop;
+  code = one_message ? SendUnary(*client, args, *frames, options, &totals)
+                     : SendStreamed(*client, args, *frames, timing, interrupt, &totals);
+  if (code != kExitOk) return code;
   PrintSummary(args, totals, options.json);
   return totals.failed == 0 ? kExitOk : kExitRefused;
 }

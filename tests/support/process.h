@@ -19,9 +19,10 @@ struct CommandResult {
   std::string err;     // standard error
 };
 
-// One child process started with posix_spawn (inheriting the calling thread's network
-// namespace), stdout and stderr going to temporary files. The destructor ends it with
-// SIGKILL if it still runs and removes the files. Not thread-safe.
+// One child process (fork + exec, inheriting the calling thread's network namespace),
+// stdout and stderr going to temporary files. It gets SIGTERM if the forking thread
+// dies; the destructor ends it with SIGKILL if it still runs and removes the files.
+// Not thread-safe.
 class ChildProcess {
  public:
   explicit ChildProcess(std::vector<std::string> argv);
