@@ -48,7 +48,9 @@ pktpoold is running in network namespace $ns, bound to $a and $b (a veth pair).
 Frames go $a -> $b at about 100 per second. In another terminal:
 
   ${ctl[*]} stats            # pools and counters (add -o json for scripts)
-  ${ctl[*]} bindings
+  ${ctl[*]} watch            # refreshing, with rates; Ctrl-C quits
+  ${ctl[*]} capture $b -c 5  # frames as they arrive (-w FILE.pcap to save them)
+  ${ctl[*]} tune $a tx-packets --descriptors 4096 --overflow 512
   ${ctl[*]} send $a --hex 0200000000020200000000018... # your own frames
 
 Ctrl-C stops the daemon and deletes the namespace (after $seconds s it stops by itself).
@@ -60,7 +62,7 @@ frame=02000000000202000000000188b5$(printf '%02x' $(seq 0 49))
 end=$((SECONDS + seconds))
 next_print=$SECONDS
 while [ "$SECONDS" -lt "$end" ] && kill -0 "$daemon" 2>/dev/null; do
-  "${ctl[@]}" send "$a" --hex "$frame" --repeat 50 --pps 100 --wait 1 >/dev/null || true
+  "${ctl[@]}" send "$a" --hex "$frame" --loop 50 --pps 100 --wait 1 >/dev/null || true
   if [ "$SECONDS" -ge "$next_print" ]; then
     "${ctl[@]}" stats "$b" | head -3
     next_print=$((SECONDS + 5))
