@@ -1,5 +1,6 @@
 // health, version, bindings, bind, unbind, stats, pools, tune: one request, one answer.
 #include <cstdio>
+#include <functional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -42,6 +43,25 @@ void AddPoolSizeOptions(CLI::App* command, const std::string& side, v1::PoolSize
                                          side + " bytes per buffer (64-65536)");
 }
 
+// Connects, makes one call and prints its response: JSON, or `print_table`'s text.
+template <typename Response>
+int CallAndPrint(const GlobalOptions& options,
+                 const std::function<grpc::Status(PktPoolClient&, Response*)>& call,
+                 const std::function<void(const Response&)>& print_table) {
+  int code = kExitOk;
+  auto client = ConnectOrReport(options, &code);
+  if (!client) return code;
+  Response response;
+  grpc::Status status = call(*client, &response);
+  if (!status.ok()) return ReportRefused(status);
+  if (options.json) {
+    PrintJson(response);
+  } else {
+    print_table(response);
+  }
+  return kExitOk;
+}
+
 int RunBind(const BindArgs& args, const GlobalOptions& options) {
   v1::BindRequest request;
   request.set_interface(args.interface);
@@ -62,33 +82,16 @@ int RunBind(const BindArgs& args, const GlobalOptions& options) {
   o->set_rx_hold_when_exhausted(args.rx_hold);
   *o->mutable_rx() = args.rx;
   *o->mutable_tx() = args.tx;
-  int code = kExitOk;
-  auto client = ConnectOrReport(options, &code);
-  if (!client) return code;
-  v1::BindResponse response;
-  grpc::Status status = client->Bind(request, &response);
-  if (!status.ok()) return ReportRefused(status);
-  if (options.json) {
-    PrintJson(response);
-  } else {
-    v1::ListBindingsResponse one;
-    *one.add_bindings() = response.binding();
-    std::fputs(BindingsTable(one).c_str(), stdout);
-  }
-  return kExitOk;
+  return CallAndPrint<v1::BindResponse>(
+      options, [&](PktPoolClient& c, v1::BindResponse* r) { return c.Bind(request, r); },
+      [](const v1::BindResponse& r) {
+        v1::ListBindingsResponse one;
+        *one.add_bindings() = r.binding();
+        std::fputs(BindingsTable(one).c_str(), stdout);
+      });
 }
 
-int RunTune(const v1::TunePoolRequest& request, const GlobalOptions& options) {
-  int code = kExitOk;
-  auto client = ConnectOrReport(options, &code);
-  if (!client) return code;
-  v1::TunePoolResponse response;
-  grpc::Status status = client->Tune(request, &response);
-  if (!status.ok()) return ReportRefused(status);
-  if (options.json) {
-    PrintJson(response);
-    return kExitOk;
-  }
+void PrintTuned(const v1::TunePoolRequest& request, const v1::TunePoolResponse& response) {
   const v1::PoolStats& applied = response.applied();
   std::string line = absl::StrCat(PoolLabel(request.pool()), " on ", request.interface(),
                                   ": generation ", applied.generation(), " applied, ",
@@ -103,7 +106,12 @@ int RunTune(const v1::TunePoolRequest& request, const GlobalOptions& options) {
     absl::StrAppend(&line, " of ", applied.buffer_size(), " bytes");
   }
   std::printf("%s\nthe previous generation drains as its descriptors come back\n", line.c_str());
-  return kExitOk;
+}
+
+int RunTune(const v1::TunePoolRequest& request, const GlobalOptions& options) {
+  return CallAndPrint<v1::TunePoolResponse>(
+      options, [&](PktPoolClient& c, v1::TunePoolResponse* r) { return c.Tune(request, r); },
+      [&](const v1::TunePoolResponse& r) { PrintTuned(request, r); });
 }
 
 }  // namespace
@@ -138,18 +146,11 @@ void AddQueryCommands(CLI::App& app, CommandRun* run) {
       ->footer("example:\n  pktpoolctl version -o json")
       ->callback([run] {
         *run = [](const GlobalOptions& options) {
-          int code = kExitOk;
-          auto client = ConnectOrReport(options, &code);
-          if (!client) return code;
-          v1::GetVersionResponse response;
-          grpc::Status status = client->Version(&response);
-          if (!status.ok()) return ReportRefused(status);
-          if (options.json) {
-            PrintJson(response);
-          } else {
-            std::printf("pktpoold %s\n", response.version().c_str());
-          }
-          return kExitOk;
+          return CallAndPrint<v1::GetVersionResponse>(
+              options, [](PktPoolClient& c, v1::GetVersionResponse* r) { return c.Version(r); },
+              [](const v1::GetVersionResponse& r) {
+                std::printf("pktpoold %s\n", r.version().c_str());
+              });
         };
       });
 
@@ -158,18 +159,11 @@ void AddQueryCommands(CLI::App& app, CommandRun* run) {
                "jq -r '.bindings[].interface'")
       ->callback([run] {
         *run = [](const GlobalOptions& options) {
-          int code = kExitOk;
-          auto client = ConnectOrReport(options, &code);
-          if (!client) return code;
-          v1::ListBindingsResponse response;
-          grpc::Status status = client->Bindings(&response);
-          if (!status.ok()) return ReportRefused(status);
-          if (options.json) {
-            PrintJson(response);
-          } else {
-            std::fputs(BindingsTable(response).c_str(), stdout);
-          }
-          return kExitOk;
+          return CallAndPrint<v1::ListBindingsResponse>(
+              options, [](PktPoolClient& c, v1::ListBindingsResponse* r) { return c.Bindings(r); },
+              [](const v1::ListBindingsResponse& r) {
+                std::fputs(BindingsTable(r).c_str(), stdout);
+              });
         };
       });
 
@@ -231,18 +225,10 @@ void AddQueryCommands(CLI::App& app, CommandRun* run) {
   stats->add_option("interface", *stats_interface, "one binding (default: all)");
   stats->callback([run, stats_interface] {
     *run = [stats_interface](const GlobalOptions& options) {
-      int code = kExitOk;
-      auto client = ConnectOrReport(options, &code);
-      if (!client) return code;
-      v1::GetStatsResponse response;
-      grpc::Status status = client->Stats(*stats_interface, &response);
-      if (!status.ok()) return ReportRefused(status);
-      if (options.json) {
-        PrintJson(response);
-      } else {
-        std::fputs(StatsTables(response).c_str(), stdout);
-      }
-      return kExitOk;
+      return CallAndPrint<v1::GetStatsResponse>(
+          options,
+          [&](PktPoolClient& c, v1::GetStatsResponse* r) { return c.Stats(*stats_interface, r); },
+          [](const v1::GetStatsResponse& r) { std::fputs(StatsTables(r).c_str(), stdout); });
     };
   });
 
@@ -252,22 +238,16 @@ void AddQueryCommands(CLI::App& app, CommandRun* run) {
   pools->add_option("interface", *pools_interface, "one binding (default: all)");
   pools->callback([run, pools_interface] {
     *run = [pools_interface](const GlobalOptions& options) {
-      int code = kExitOk;
-      auto client = ConnectOrReport(options, &code);
-      if (!client) return code;
-      v1::ListPoolsResponse response;
-      grpc::Status status = client->Pools(*pools_interface, &response);
-      if (!status.ok()) return ReportRefused(status);
-      if (options.json) {
-        PrintJson(response);
-        return kExitOk;
-      }
-      std::vector<std::pair<std::string, const v1::PoolStats*>> rows;
-      for (const auto& b : response.bindings()) {
-        for (const auto& pool : b.pools()) rows.emplace_back(b.interface(), &pool);
-      }
-      std::fputs(PoolsTable(rows).c_str(), stdout);
-      return kExitOk;
+      return CallAndPrint<v1::ListPoolsResponse>(
+          options,
+          [&](PktPoolClient& c, v1::ListPoolsResponse* r) { return c.Pools(*pools_interface, r); },
+          [](const v1::ListPoolsResponse& r) {
+            std::vector<std::pair<std::string, const v1::PoolStats*>> rows;
+            for (const auto& b : r.bindings()) {
+              for (const auto& pool : b.pools()) rows.emplace_back(b.interface(), &pool);
+            }
+            std::fputs(PoolsTable(rows).c_str(), stdout);
+          });
     };
   });
 
