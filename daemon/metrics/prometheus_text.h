@@ -1,6 +1,6 @@
 // Statistics in the Prometheus text exposition format 0.0.4, with the metric names and
 // labels fixed for pktpoold (the list: /work/helpers/metrics.md, mirrored in
-// tests/integration/ops/metric_families.txt).
+// daemon/metrics/metric_families.txt).
 #ifndef PKTPOOL_DAEMON_METRICS_PROMETHEUS_TEXT_H_
 #define PKTPOOL_DAEMON_METRICS_PROMETHEUS_TEXT_H_
 

@@ -3,7 +3,7 @@
 with each other and with the daemon: the ConfigMap's config loads with the daemon's
 loader, ports and socket paths match across ConfigMap, DaemonSet, probes and
 annotations, and every metric and label the dashboard uses is one pktpoold serves
-(metric_names.txt, the list the daemon's metrics test checks its output against).
+(daemon/metrics/metric_families.txt, the list the daemon's metrics test checks its output against).
 """
 import argparse
 import json
@@ -26,7 +26,7 @@ NAMESPACE = "pktpool"
 
 
 def load_metric_names(path):
-    """{name: (type, {labels})} from metric_names.txt."""
+    """{name: (type, {labels})} from daemon/metrics/metric_families.txt."""
     metrics = {}
     with open(path, encoding="utf-8") as names:
         for line in names:
@@ -44,7 +44,7 @@ def check_promql(expr, where, metrics, legend=""):
         fail(f"{where}: no pktpool metric in '{expr}'")
     unknown = names - metrics.keys()
     if unknown:
-        fail(f"{where}: {sorted(unknown)} are not metrics pktpoold serves (metric_names.txt)")
+        fail(f"{where}: {sorted(unknown)} are not metrics pktpoold serves (daemon/metrics/metric_families.txt)")
     known_labels = set(SCRAPE_LABELS)
     for name in names:
         known_labels |= metrics[name][1]

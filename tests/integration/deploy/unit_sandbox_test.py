@@ -6,7 +6,7 @@ non-root user (uid 65534, as User=pktpool would be), exactly the unit's
 AmbientCapabilities / CapabilityBoundingSet, no_new_privs, its UMask, and a runtime
 directory owned by that user. pktpoold runs like that under strace in a network
 namespace of this test's own, binds both ends of a veth pair, sends and captures
-frames, serves /metrics (checked against metric_names.txt), answers RPCs and a
+frames, serves /metrics (checked against daemon/metrics/metric_families.txt), answers RPCs and a
 reload, and stops; sd_notify goes to a socket of the test
 (NOTIFY_SOCKET, WATCHDOG_USEC as systemd sets them).
 
@@ -193,7 +193,7 @@ def check_trace(calls, unit, runtime_dir):
 
 
 def check_metrics(exposition, names_path):
-    """/metrics has a TYPE line for every family of metric_names.txt (the list the
+    """/metrics has a TYPE line for every family of daemon/metrics/metric_families.txt (the list the
     dashboard and the DaemonSet are checked against) and no label beyond its list."""
     families = {}
     with open(names_path, encoding="utf-8") as names:
@@ -207,14 +207,14 @@ def check_metrics(exposition, names_path):
             fail(f"/metrics: '# TYPE {name} {kind}' missing (it has {types.get(name)})")
     extra = sorted(set(types) - set(families))
     if extra:
-        fail(f"/metrics serves {extra}, which metric_names.txt does not list")
+        fail(f"/metrics serves {extra}, which daemon/metrics/metric_families.txt does not list")
     samples = 0
     for name, labels in re.findall(r"^(pktpool_\w+)(?:\{([^}]*)\})? ", exposition, re.M):
         samples += 1
         used = set(re.findall(r'(\w+)="', labels))
         if used - families[name][1]:
             fail(f"/metrics: {name} has labels {sorted(used)}, listed {sorted(families[name][1])}")
-    print(f"metrics: {len(types)} families as metric_names.txt lists them, {samples} samples")
+    print(f"metrics: {len(types)} families as daemon/metrics/metric_families.txt lists them, {samples} samples")
 
 
 def stats(ctl, socket_path):
@@ -227,7 +227,7 @@ def main():
     parser.add_argument("--unit", required=True)
     parser.add_argument("--daemon", required=True)
     parser.add_argument("--ctl", required=True)
-    parser.add_argument("--metric-names", required=True, help="metric_names.txt")
+    parser.add_argument("--metric-names", required=True, help="daemon/metrics/metric_families.txt")
     args = parser.parse_args()
     require_root()
     for tool in ("strace", "setpriv", "ip", "systemd-analyze"):

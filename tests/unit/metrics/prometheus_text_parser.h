@@ -229,7 +229,7 @@ inline absl::StatusOr<PromExposition> ParsePrometheusText(absl::string_view text
   return out;
 }
 
-// One line of tests/integration/ops/metric_families.txt.
+// One line of daemon/metrics/metric_families.txt.
 struct FamilySpec {
   std::string name, type;
   std::vector<std::string> labels;  // in the order pktpoold writes them
