@@ -25,6 +25,8 @@ packages=(
   iproute2 procps
   # deploy tests: the unit's sandbox checked under strace; maintainer scripts linted
   strace shellcheck
+  # fuzzing: libFuzzer from Debian's clang (tests/fuzz)
+  clang libclang-rt-14-dev
   # optional benchmark peer: DPDK rte_mempool (the bench builds without it)
   libdpdk-dev
 )
