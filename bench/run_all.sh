@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# run_all.sh: every benchmark, each against its peer in the same run, and the report.
+# As root, on a machine as quiet as you can get:
+#
+#   bench/run_all.sh              # build build-bench (Release), run all, update the report
+#
+# Runs pool_bench (pools vs malloc, a mutex free list, DPDK rte_mempool),
+# veth_throughput.sh (binding send/receive vs tcpreplay, a bare inject loop, tcpdump),
+# control_plane.sh (GetStats vs GetVersion p99 under a send flood) and pcap_replay.sh
+# (pktpoolctl send --pcap vs tcpreplay). Full outputs go to bench/results/<name>.txt;
+# the section between the report markers in bench/README.md is rewritten with the
+# machine, the commit, each command and its summary (the peer, the ratio, the verdict).
+# Environment: the scripts' own (FRAMES, ROUNDS, CALLS, ...). Exits non-zero only when a
+# benchmark cannot run; missed targets are reported, not failed.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(dirname "$here")
+build=$root/build-bench
+results=$here/results
+readme=$here/README.md
+[ "$(id -u)" -eq 0 ] || { echo "run_all.sh: must run as root (namespaces, raw sockets)" >&2; exit 1; }
+
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" -j2 --target pool_bench veth_throughput control_plane pktpoold pktpoolctl
+mkdir -p "$results"
+
+run() {  # name command... : full output to results/name.txt
+  local name=$1
+  shift
+  echo "== $name: $*"
+  "$@" >"$results/$name.txt" 2>&1 || { tail -20 "$results/$name.txt"; echo "run_all.sh: $name failed" >&2; exit 1; }
+}
+run pool_bench "$build/bench/pool_bench" --benchmark_repetitions=3
+run veth_throughput "$here/veth_throughput.sh" "$build"
+run control_plane "$here/control_plane.sh" "$build"
+run pcap_replay "$here/pcap_replay.sh" "$build"
+
+report=$(mktemp)
+trap 'rm -f "$report"' EXIT
+{
+  echo "<!-- report:begin (written by bench/run_all.sh; do not edit by hand) -->"
+  echo "## Report: one run of bench/run_all.sh"
+  echo
+  echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); commit $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet || echo ' (with uncommitted changes)')"
+  echo "- machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) CPUs," \
+    "$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r)," \
+    "$(. /etc/os-release && echo "$PRETTY_NAME"), $(g++ --version | head -1)"
+  echo "- build: Release, build-bench/; full outputs in [results/](results/)"
+  echo
+  echo "### pool_bench: pools vs malloc, a mutex free list, DPDK rte_mempool"
+  echo
+  echo '`build-bench/bench/pool_bench --benchmark_repetitions=3`'
+  echo
+  echo '```'
+  sed -n '/^Figures of this run/,$p' "$results/pool_bench.txt"
+  echo '```'
+  echo
+  echo "### veth_throughput.sh: binding send vs tcpreplay and a bare inject loop; receive vs tcpdump"
+  echo
+  echo '`bench/veth_throughput.sh build-bench`'
+  echo
+  echo '```'
+  sed -n '/^== summary/,$p' "$results/veth_throughput.txt"
+  echo '```'
+  echo
+  echo "### control_plane.sh: GetStats p99 vs GetVersion p99 under a send flood"
+  echo
+  echo '`bench/control_plane.sh build-bench`'
+  echo
+  echo '```'
+  sed -n '/^calls:/,$p' "$results/control_plane.txt"
+  echo '```'
+  echo
+  echo "### pcap_replay.sh: pktpoolctl send --pcap --topspeed vs tcpreplay --topspeed"
+  echo
+  echo '`bench/pcap_replay.sh build-bench`'
+  echo
+  echo '```'
+  sed -n '/^file /,$p' "$results/pcap_replay.txt"
+  echo '```'
+  echo "<!-- report:end -->"
+} >"$report"
+
+# Replace the marked section of README.md (or append it the first time).
+if grep -q '^<!-- report:begin' "$readme"; then
+  awk -v report="$report" '
+    /^<!-- report:begin/ { while ((getline line < report) > 0) print line; skip = 1; next }
+    /^<!-- report:end/ { skip = 0; next }
+    !skip { print }' "$readme" >"$readme.new"
+  mv "$readme.new" "$readme"
+else
+  { echo; cat "$report"; } >>"$readme"
+fi
+echo "report written to $readme (full outputs in $results/)"
