@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <filesystem>
 #include <fstream>
@@ -513,6 +514,58 @@ TEST_F(CtlTest, BadUsageGivesAClearMessageAndTheDocumentedExitCode) {
       EXPECT_EQ(pool.in_use(), 0u);
     }
   }
+}
+
+// TCP with mutual TLS: pktpoolctl's --ca/--cert/--key reach a daemon that requires a
+// client certificate; without one the handshake fails and the exit code says refused.
+TEST_F(CtlTest, MutualTlsNeedsTheClientCertificate) {
+  ASSERT_EQ(ns_->Run("ip addr add 192.0.2.1/24 dev " + ns_->a()), 0);  // our own address
+  auto openssl = [&](const std::string& args) {
+    return std::system(absl::StrCat("cd ", dir_, " && openssl ", args, " 2>/dev/null").c_str());
+  };
+  std::ofstream(dir_ + "/server.ext") << "subjectAltName=DNS:localhost,IP:192.0.2.1\n";
+  ASSERT_EQ(openssl("req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 1 "
+                    "-subj /CN=pktpool-test-ca"), 0);
+  for (const std::string name : {"server", "client"}) {
+    ASSERT_EQ(openssl(absl::StrCat("req -newkey rsa:2048 -nodes -keyout ", name, ".key -out ",
+                                   name, ".csr -subj /CN=", name)), 0);
+    ASSERT_EQ(openssl(absl::StrCat("x509 -req -in ", name, ".csr -CA ca.pem -CAkey ca.key "
+                                   "-CAcreateserial -days 1 -out ", name, ".pem",
+                                   name == "server" ? " -extfile server.ext" : "")), 0);
+  }
+  const std::string conf = dir_ + "/mtls.textproto";
+  std::ofstream(conf) << "listen {\n  unix_socket: \"" << dir_ << "/mtls.sock\"\n"
+                      << "  tcp_address: \"192.0.2.1:50073\"\n  tls {\n"
+                      << "    cert_file: \"" << dir_ << "/server.pem\"\n"
+                      << "    key_file: \"" << dir_ << "/server.key\"\n"
+                      << "    client_ca_file: \"" << dir_ << "/ca.pem\"\n  }\n}\n";
+  ChildProcess daemon({PKTPOOLD_PATH, "--config", conf});
+  ASSERT_TRUE(daemon.WaitForErr("192.0.2.1:50073", absl::Seconds(10))) << daemon.Err();
+
+  auto ctl = [&](std::vector<std::string> tls) {
+    std::vector<std::string> argv = {PKTPOOLCTL_PATH, "--target", "192.0.2.1:50073"};
+    argv.insert(argv.end(), tls.begin(), tls.end());
+    argv.push_back("health");
+    return RunCommand(argv, absl::Seconds(30));
+  };
+  const std::string ca = dir_ + "/ca.pem";
+  CommandResult mutual = ctl({"--ca", ca, "--cert", dir_ + "/client.pem", "--key",
+                              dir_ + "/client.key"});
+  EXPECT_EQ(mutual.exit_code, 0) << mutual.err;
+  EXPECT_EQ(mutual.out, "SERVING\n");
+
+  CommandResult no_client_cert = ctl({"--ca", ca});
+  EXPECT_EQ(no_client_cert.exit_code, 1) << no_client_cert.out;
+  EXPECT_NE(no_client_cert.err.find("UNAVAILABLE"), std::string::npos) << no_client_cert.err;
+
+  CommandResult plaintext = ctl({});
+  EXPECT_EQ(plaintext.exit_code, 1) << plaintext.out;
+
+  CommandResult half = ctl({"--ca", ca, "--cert", dir_ + "/client.pem"});
+  EXPECT_EQ(half.exit_code, 2);
+  EXPECT_NE(half.err.find("--cert and --key go together"), std::string::npos) << half.err;
+  daemon.Signal(SIGTERM);
+  EXPECT_EQ(daemon.Wait(absl::Seconds(10)).exit_code, 0);
 }
 
 }  // namespace
