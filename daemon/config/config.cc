@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/strip.h"
@@ -165,6 +166,12 @@ class Problems {
   std::vector<std::string> problems_;
 };
 
+// `text` in double quotes, C-escaped: a name or address from the file never breaks an
+// error into more lines (each line names the file) or hides control characters.
+std::string Quoted(absl::string_view text) {
+  return absl::StrCat("\"", absl::CHexEscape(text), "\"");
+}
+
 // "16777216 (16 MiB)" for byte counts that are whole KiB or MiB.
 std::string BytesText(uint64_t bytes) {
   if (bytes >= kMiB && bytes % kMiB == 0) return absl::StrCat(bytes, " (", bytes / kMiB, " MiB)");
@@ -303,8 +310,8 @@ void CheckListen(Problems& problems, const Scope& scope, const v1::ListenConfig&
       problems.Add(scope, "tcp_address", address.status().message());
     } else if (!has_cert && !listen.allow_insecure_tcp() && !IsLoopbackHost(address->host)) {
       problems.Add(scope, "tcp_address",
-                   absl::StrCat("plaintext TCP on \"", listen.tcp_address(),
-                                "\" is open to other hosts; set listen.tls.cert_file and "
+                   absl::StrCat("plaintext TCP on ", Quoted(listen.tcp_address()),
+                                " is open to other hosts; set listen.tls.cert_file and "
                                 "listen.tls.key_file, use a loopback host (127.0.0.1, [::1], "
                                 "localhost), or set listen.allow_insecure_tcp: true"));
     }
@@ -343,12 +350,12 @@ void CheckBindings(Problems& problems, const Scope& root, const v1::DaemonConfig
       problems.Add(scope, "interface", "missing; name the interface to bind, e.g. \"eth0\"");
     } else if (name.size() > kMaxInterfaceNameLength) {
       problems.Add(scope, "interface",
-                   absl::StrCat("\"", name, "\" has ", name.size(),
+                   absl::StrCat(Quoted(name), " has ", name.size(),
                                 " characters; interface names have at most ",
                                 kMaxInterfaceNameLength));
     } else if (auto [it, inserted] = first_binding_of.emplace(name, i); !inserted) {
       problems.Add(scope, "interface",
-                   absl::StrCat("\"", name, "\" is already bound by bindings[", it->second,
+                   absl::StrCat(Quoted(name), " is already bound by bindings[", it->second,
                                 "]; bind each interface once"));
     }
     CheckBindingOptions(problems, problems.Nested(scope, "options"), binding.options());
@@ -417,14 +424,19 @@ void FillPoolSizes(v1::PoolSizes* sizes, const capture::PoolSizes& defaults) {
 absl::StatusOr<v1::DaemonConfig> LoadConfigFile(const std::string& path) {
   absl::StatusOr<std::string> text = ReadConfigText(path);
   if (!text.ok()) return text.status();
+  return ParseConfigText(*text, path);
+}
+
+absl::StatusOr<v1::DaemonConfig> ParseConfigText(std::string_view text,
+                                                 const std::string& source) {
   v1::DaemonConfig config;
   TextFormat::ParseInfoTree locations;
-  ParseErrorCollector errors(path);
+  ParseErrorCollector errors(source);
   TextFormat::Parser parser;
   parser.RecordErrorsTo(&errors);
   parser.WriteLocationsTo(&locations);
-  if (!parser.ParseFromString(*text, &config)) return errors.ToStatus();
-  if (absl::Status valid = ValidateConfigAt(config, path, &locations); !valid.ok()) return valid;
+  if (!parser.ParseFromString(std::string(text), &config)) return errors.ToStatus();
+  if (absl::Status valid = ValidateConfigAt(config, source, &locations); !valid.ok()) return valid;
   return config;
 }
 
@@ -487,7 +499,7 @@ v1::BindingOptions BindingOptionsWithDefaults(v1::BindingOptions options) {
 
 absl::StatusOr<HostPort> ParseHostPort(std::string_view address_view, bool allow_any_port) {
   const absl::string_view address(address_view.data(), address_view.size());
-  const std::string quoted = absl::StrCat("\"", address, "\"");
+  const std::string quoted = Quoted(address);
   HostPort parsed;
   absl::string_view port;
   if (absl::StartsWith(address, "[")) {
@@ -507,7 +519,8 @@ absl::StatusOr<HostPort> ParseHostPort(std::string_view address_view, bool allow
     const size_t colon = address.rfind(':');
     if (colon == absl::string_view::npos) {
       return absl::InvalidArgumentError(absl::StrCat(
-          quoted, " is not host:port; add the port, e.g. \"", address, ":50051\""));
+          quoted, " is not host:port; add the port, e.g. \"", absl::CHexEscape(address),
+          ":50051\""));
     }
     parsed.host = std::string(address.substr(0, colon));
     port = address.substr(colon + 1);
@@ -528,7 +541,7 @@ absl::StatusOr<HostPort> ParseHostPort(std::string_view address_view, bool allow
   if (!digits_only || !absl::SimpleAtoi(port, &parsed.port) || parsed.port < min_port ||
       parsed.port > 65535) {
     return absl::InvalidArgumentError(absl::StrCat(
-        quoted, ": port \"", port, "\" is not a number ", min_port, " to 65535",
+        quoted, ": port ", Quoted(port), " is not a number ", min_port, " to 65535",
         allow_any_port ? " (0: any free port)" : ""));
   }
   return parsed;

@@ -30,6 +30,11 @@ struct HostPort {
 // Reads, parses and validates a config file; errors name the file and its line.
 absl::StatusOr<pktpool::v1::DaemonConfig> LoadConfigFile(const std::string& path);
 
+// Parses and validates config text (a file's contents) as LoadConfigFile does; errors are
+// InvalidArgument naming `source` and the line.
+absl::StatusOr<pktpool::v1::DaemonConfig> ParseConfigText(std::string_view text,
+                                                          const std::string& source);
+
 // OK, or InvalidArgument listing every broken limit, one per line, each prefixed with
 // `source` (a file name, or "" for none) and the field's path. metrics.listen_address may
 // be any host, loopback or not: /metrics is read-only (no TLS, no authentication; put it

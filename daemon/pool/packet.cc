@@ -119,7 +119,8 @@ uint32_t CopyFromPacketToPacket(Packet* destination, uint32_t destination_offset
   while (copied < bytes && from != nullptr && to != nullptr) {
     const uint32_t chunk = std::min({bytes - copied, from->length() - from_inside,
                                      to->length() - to_inside});
-    std::memmove(to->address() + to_inside, from->address() + from_inside, chunk);
+    // A zero-length buffer may map no memory at all (null): memmove must not see it.
+    if (chunk > 0) std::memmove(to->address() + to_inside, from->address() + from_inside, chunk);
     copied += chunk;
     from_inside += chunk;
     to_inside += chunk;

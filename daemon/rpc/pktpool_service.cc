@@ -13,6 +13,7 @@
 #include "daemon/capture/frame_filter.h"
 #include "daemon/rpc/pool_tuning.h"
 #include "daemon/rpc/proto_convert.h"
+#include "daemon/rpc/request_validation.h"
 #include "daemon/rpc/stats_snapshot.h"
 #include "daemon/rpc/status_mapping.h"
 #include "google/protobuf/util/time_util.h"
@@ -28,7 +29,6 @@ using google::protobuf::util::TimeUtil;
 
 // How long an idle capture stream waits before looking at its queue again.
 constexpr absl::Duration kCapturePoll = absl::Milliseconds(5);
-constexpr absl::Duration kMinWatchInterval = absl::Milliseconds(10);
 constexpr uint32_t kDefaultCaptureBatch = 256;
 constexpr uint32_t kMaxCaptureBatch = 4096;
 
@@ -351,6 +351,7 @@ grpc::ServerUnaryReactor* PktPoolService::ListBindings(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* PktPoolService::Bind(grpc::CallbackServerContext* context,
                                                const v1::BindRequest* request,
                                                v1::BindResponse* response) {
+  if (absl::Status valid = ValidateBind(*request); !valid.ok()) return Done(context, valid);
   auto bound = bindings_->Bind(request->interface(), ToBindingOptions(request->options()));
   if (bound.ok()) *response->mutable_binding() = ToBindingInfo(**bound);
   return Done(context, bound.status());
@@ -359,6 +360,9 @@ grpc::ServerUnaryReactor* PktPoolService::Bind(grpc::CallbackServerContext* cont
 grpc::ServerUnaryReactor* PktPoolService::Unbind(grpc::CallbackServerContext* context,
                                                  const v1::UnbindRequest* request,
                                                  v1::UnbindResponse*) {
+  if (absl::Status valid = ValidateInterfaceSelector(request->interface()); !valid.ok()) {
+    return Done(context, valid);
+  }
   return Done(context, bindings_->Unbind(request->interface()));
 }
 
@@ -369,6 +373,9 @@ absl::StatusOr<v1::GetStatsResponse> PktPoolService::CollectStats(const std::str
 grpc::ServerUnaryReactor* PktPoolService::GetStats(grpc::CallbackServerContext* context,
                                                    const v1::GetStatsRequest* request,
                                                    v1::GetStatsResponse* response) {
+  if (absl::Status valid = ValidateInterfaceSelector(request->interface()); !valid.ok()) {
+    return Done(context, valid);
+  }
   auto stats = CollectStats(request->interface());
   if (stats.ok()) *response = std::move(*stats);
   return Done(context, stats.status());
@@ -376,26 +383,24 @@ grpc::ServerUnaryReactor* PktPoolService::GetStats(grpc::CallbackServerContext* 
 
 grpc::ServerWriteReactor<v1::GetStatsResponse>* PktPoolService::WatchStats(
     grpc::CallbackServerContext*, const v1::WatchStatsRequest* request) {
-  absl::Duration interval = absl::Seconds(1);
-  if (request->has_interval()) {
-    interval = absl::Nanoseconds(TimeUtil::DurationToNanoseconds(request->interval()));
-  }
   auto fail = [](const absl::Status& status) {
     return new FailedWriteStream<v1::GetStatsResponse>(status);
   };
-  if (interval < kMinWatchInterval) {
-    return fail(absl::InvalidArgumentError("interval must be at least 10 ms"));
-  }
+  absl::StatusOr<absl::Duration> interval = ValidateWatchStats(*request);
+  if (!interval.ok()) return fail(interval.status());
   if (auto check = bindings_->Select(request->interface()); !check.ok()) return fail(check.status());
   if (!TakeStreamSlot()) return fail(StreamLimitError(limits_.max_concurrent_streams));
   const std::string interface = request->interface();
   return new WatchStream(&open_streams_, [this, interface] { return CollectStats(interface); },
-                         interval);
+                         *interval);
 }
 
 grpc::ServerUnaryReactor* PktPoolService::ListPools(grpc::CallbackServerContext* context,
                                                     const v1::ListPoolsRequest* request,
                                                     v1::ListPoolsResponse* response) {
+  if (absl::Status valid = ValidateInterfaceSelector(request->interface()); !valid.ok()) {
+    return Done(context, valid);
+  }
   auto selected = bindings_->Select(request->interface());
   if (selected.ok()) {
     for (const auto& binding : *selected) {
@@ -418,26 +423,19 @@ grpc::ServerUnaryReactor* PktPoolService::TunePool(grpc::CallbackServerContext* 
 
 absl::Status PktPoolService::SendBatch(const v1::SendFramesRequest& request,
                                        v1::SendFramesResponse* response, bool with_outcomes) {
+  if (absl::Status valid = ValidateInterfaceSelector(request.interface()); !valid.ok()) {
+    return valid;
+  }
   auto binding = bindings_->Get(request.interface());
   if (!binding.ok()) return binding.status();
-  if (static_cast<uint32_t>(request.frames_size()) > limits_.max_frames_per_batch) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "batch of ", request.frames_size(), " frames exceeds the limit of ",
-        limits_.max_frames_per_batch, " (limits.max_frames_per_batch); split it"));
+  if (absl::Status valid = ValidateSendFrames(request, limits_.max_frames_per_batch,
+                                              (*binding)->options().snaplen);
+      !valid.ok()) {
+    return valid;
   }
-  const uint32_t snaplen = (*binding)->options().snaplen;
   std::vector<std::span<const uint8_t>> frames;
   frames.reserve(request.frames_size());
-  for (int i = 0; i < request.frames_size(); ++i) {
-    const std::string& frame = request.frames(i);
-    if (frame.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("frame ", i, " is empty; nothing was sent"));
-    }
-    if (frame.size() > snaplen) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("frame ", i, " is ", frame.size(), " bytes, over the binding's snaplen of ",
-                       snaplen, "; nothing was sent"));
-    }
+  for (const std::string& frame : request.frames()) {
     frames.emplace_back(reinterpret_cast<const uint8_t*>(frame.data()), frame.size());
   }
   if ((*binding)->state() == capture::BindingState::kDown) {
@@ -446,8 +444,7 @@ absl::Status PktPoolService::SendBatch(const v1::SendFramesRequest& request,
   }
   capture::SendOptions options;
   if (request.has_wait_for_resources()) {
-    options.wait_for_resources =
-        absl::Nanoseconds(TimeUtil::DurationToNanoseconds(request.wait_for_resources()));
+    options.wait_for_resources = DurationFromProto(request.wait_for_resources());
   }
   options.frames_per_second = request.frames_per_second();
   options.repeat = request.repeat() == 0 ? 1 : request.repeat();
@@ -497,16 +494,15 @@ grpc::ServerReadReactor<v1::SendFramesRequest>* PktPoolService::StreamSendFrames
 grpc::ServerWriteReactor<v1::CaptureResponse>* PktPoolService::Capture(
     grpc::CallbackServerContext*, const v1::CaptureRequest* request) {
   using Failed = FailedWriteStream<v1::CaptureResponse>;
+  if (absl::Status valid = ValidateInterfaceSelector(request->interface()); !valid.ok()) {
+    return new Failed(valid);
+  }
   auto binding = bindings_->Get(request->interface());
   if (!binding.ok()) return new Failed(binding.status());
-  std::unique_ptr<capture::FrameFilter> filter;
-  if (!request->filter().empty()) {
-    auto compiled = capture::FrameFilter::Compile(request->filter());
-    if (!compiled.ok()) return new Failed(compiled.status());
-    filter = std::move(*compiled);
-  }
+  auto filter = ValidateCapture(*request);
+  if (!filter.ok()) return new Failed(filter.status());
   if (!TakeStreamSlot()) return new Failed(StreamLimitError(limits_.max_concurrent_streams));
-  return new CaptureStream(&open_streams_, *binding, *request, std::move(filter));
+  return new CaptureStream(&open_streams_, *binding, *request, std::move(*filter));
 }
 
 grpc::ServerUnaryReactor* PktPoolService::GetVersion(grpc::CallbackServerContext* context,

@@ -1,21 +1,21 @@
 #include "daemon/rpc/pool_tuning.h"
 
 #include "daemon/rpc/proto_convert.h"
+#include "daemon/rpc/request_validation.h"
 
 namespace pktpool::rpc {
 
 absl::StatusOr<v1::TunePoolResponse> TuneBindingPool(const BindingTable& bindings,
                                                      const v1::TunePoolRequest& request) {
-  capture::PoolId pool;
+  // The one check of a TunePool request, for the RPC and the SIGHUP reload alike.
+  if (absl::Status valid = ValidateTunePool(request); !valid.ok()) return valid;
+  capture::PoolId pool = capture::PoolId::kRxPackets;
   switch (request.pool()) {
     case v1::POOL_NAME_RX_PACKETS: pool = capture::PoolId::kRxPackets; break;
     case v1::POOL_NAME_RX_BUFFERS: pool = capture::PoolId::kRxBuffers; break;
     case v1::POOL_NAME_TX_PACKETS: pool = capture::PoolId::kTxPackets; break;
     case v1::POOL_NAME_TX_BUFFERS: pool = capture::PoolId::kTxBuffers; break;
-    default:
-      return absl::InvalidArgumentError(
-          "pool must be POOL_NAME_RX_PACKETS, POOL_NAME_RX_BUFFERS, "
-          "POOL_NAME_TX_PACKETS or POOL_NAME_TX_BUFFERS");
+    default: break;  // refused by ValidateTunePool
   }
   auto binding = bindings.Get(request.interface());
   if (!binding.ok()) return binding.status();

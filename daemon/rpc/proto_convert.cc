@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "daemon/rpc/request_validation.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace pktpool::rpc {
@@ -87,7 +88,7 @@ capture::BindingOptions ToBindingOptions(const v1::BindingOptions& in) {
   if (in.has_promiscuous()) out.promiscuous = in.promiscuous();
   out.immediate_mode = in.immediate_mode();
   if (in.has_pcap_timeout()) {
-    out.pcap_timeout = absl::Nanoseconds(TimeUtil::DurationToNanoseconds(in.pcap_timeout()));
+    out.pcap_timeout = DurationFromProto(in.pcap_timeout());  // exact, no ns overflow
   }
   out.rx = ToPoolSizes(in.rx(), out.rx);
   out.tx = ToPoolSizes(in.tx(), out.tx);

@@ -1,0 +1,129 @@
+#include "daemon/rpc/request_validation.h"
+
+#include <cmath>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+
+namespace pktpool::rpc {
+
+absl::Duration DurationFromProto(const google::protobuf::Duration& duration) {
+  // Not TimeUtil::DurationToNanoseconds: seconds * 1e9 overflows int64 past 292 years.
+  return absl::Seconds(duration.seconds()) + absl::Nanoseconds(duration.nanos());
+}
+
+absl::Status ValidateInterfaceSelector(const std::string& interface) {
+  if (interface.size() <= kMaxInterfaceNameLength) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "interface name of ", interface.size(), " bytes is longer than ", kMaxInterfaceNameLength,
+      ", so no binding has it; use the name `ip link` shows"));
+}
+
+absl::Status ValidateBind(const v1::BindRequest& request) {
+  const std::string& name = request.interface();
+  if (name.empty()) {
+    return absl::InvalidArgumentError("interface is missing; name the interface to bind");
+  }
+  if (absl::Status selector = ValidateInterfaceSelector(name); !selector.ok()) return selector;
+  if (name == "." || name == "..") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", name, "\" is not an interface name; use the name `ip link` shows"));
+  }
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    if (c == '/' || c == ':' || c == '\0' || absl::ascii_isspace(static_cast<unsigned char>(c))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("interface name \"", absl::CHexEscape(name), "\" has '",
+                       absl::CHexEscape(name.substr(i, 1)), "' at position ", i,
+                       "; interface names have no '/', ':', whitespace or NUL"));
+    }
+  }
+  const v1::BindingOptions& options = request.options();
+  if (options.has_pcap_timeout()) {
+    const absl::Duration timeout = DurationFromProto(options.pcap_timeout());
+    if (timeout < absl::ZeroDuration() || timeout > absl::Seconds(10)) {
+      return absl::InvalidArgumentError("pcap_timeout must be 0 to 10 s");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<absl::Duration> ValidateWatchStats(const v1::WatchStatsRequest& request) {
+  if (absl::Status selector = ValidateInterfaceSelector(request.interface()); !selector.ok()) {
+    return selector;
+  }
+  absl::Duration interval = kDefaultWatchInterval;
+  if (request.has_interval()) interval = DurationFromProto(request.interval());
+  if (interval < kMinWatchInterval) {
+    return absl::InvalidArgumentError("interval must be at least 10 ms");
+  }
+  return interval;
+}
+
+absl::Status ValidateTunePool(const v1::TunePoolRequest& request) {
+  if (absl::Status selector = ValidateInterfaceSelector(request.interface()); !selector.ok()) {
+    return selector;
+  }
+  switch (request.pool()) {
+    case v1::POOL_NAME_RX_PACKETS:
+    case v1::POOL_NAME_RX_BUFFERS:
+    case v1::POOL_NAME_TX_PACKETS:
+    case v1::POOL_NAME_TX_BUFFERS:
+      return absl::OkStatus();
+    default:
+      return absl::InvalidArgumentError(
+          "pool must be POOL_NAME_RX_PACKETS, POOL_NAME_RX_BUFFERS, "
+          "POOL_NAME_TX_PACKETS or POOL_NAME_TX_BUFFERS");
+  }
+}
+
+absl::Status ValidateSendFrames(const v1::SendFramesRequest& request,
+                                uint32_t max_frames_per_batch, uint32_t snaplen) {
+  if (static_cast<uint32_t>(request.frames_size()) > max_frames_per_batch) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "batch of ", request.frames_size(), " frames exceeds the limit of ",
+        max_frames_per_batch, " (limits.max_frames_per_batch); split it"));
+  }
+  const double rate = request.frames_per_second();
+  if (!std::isfinite(rate) || rate < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "frames_per_second is ", rate, "; use a rate above 0, or 0 for as fast as possible"));
+  }
+  for (int i = 0; i < request.frames_size(); ++i) {
+    const std::string& frame = request.frames(i);
+    if (frame.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("frame ", i, " is empty; nothing was sent"));
+    }
+    if (frame.size() > snaplen) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("frame ", i, " is ", frame.size(), " bytes, over the binding's snaplen of ",
+                       snaplen, "; nothing was sent"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<capture::FrameFilter>> ValidateCapture(
+    const v1::CaptureRequest& request) {
+  const std::string& filter = request.filter();
+  if (filter.empty()) return std::unique_ptr<capture::FrameFilter>();
+  if (filter.size() > kMaxFilterLength) {
+    return absl::InvalidArgumentError(absl::StrCat("filter of ", filter.size(),
+                                                   " bytes is longer than ", kMaxFilterLength,
+                                                   "; use a shorter BPF expression"));
+  }
+  // libpcap reads a C string: a NUL would cut the expression short, and other control
+  // bytes have no place in tcpdump syntax (and would be echoed in the error).
+  for (size_t i = 0; i < filter.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(filter[i]);
+    if ((byte < 0x20 && byte != '\t' && byte != '\n' && byte != '\r') || byte == 0x7F) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "filter has the control byte 0x", absl::Hex(byte, absl::kZeroPad2), " at position ", i,
+          "; write the BPF expression in tcpdump syntax"));
+    }
+  }
+  return capture::FrameFilter::Compile(filter);
+}
+
+}  // namespace pktpool::rpc
