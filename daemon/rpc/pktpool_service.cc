@@ -176,11 +176,32 @@ class CaptureStream final : public AlarmedWriteStream<v1::CaptureResponse> {
   }
 
  private:
-  // Writes what is queued, or waits a little for more.
+  // Writes what is queued, or waits a little for more. A batch the filter rejects whole
+  // does not wait: the next one is popped at once, so a selective filter drains the
+  // queue (and frees its packets) as fast as an unfiltered stream.
   void Next() override {
-    frames_.clear();
-    subscriber_->PopBatch(&frames_, batch_, absl::ZeroDuration());
     response_.Clear();
+    bool popped = true;
+    while (response_.frames_size() == 0 && popped) {
+      frames_.clear();
+      subscriber_->PopBatch(&frames_, batch_, absl::ZeroDuration());
+      popped = !frames_.empty();
+      Convert();
+    }
+    if (response_.frames_size() > 0) {
+      response_.set_dropped(subscriber_->Stats().dropped);
+      Write(&response_);
+    } else if (subscriber_->closed()) {
+      FinishOnce(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                              absl::StrCat("binding '", binding_->interface(),
+                                           "' was unbound; capture ended")));
+    } else {
+      WaitThen(kCapturePoll);
+    }
+  }
+
+  // Adds the popped frames that pass the filter to response_, then releases them all.
+  void Convert() {
     for (const capture::RxFrame& frame : frames_) {
       if (filter_ && !filter_->Matches(frame)) continue;
       v1::CapturedFrame* out = response_.add_frames();
@@ -196,16 +217,6 @@ class CaptureStream final : public AlarmedWriteStream<v1::CaptureResponse> {
       }
     }
     frames_.clear();  // the packets go back to the binding's pool now
-    if (response_.frames_size() > 0) {
-      response_.set_dropped(subscriber_->Stats().dropped);
-      Write(&response_);
-    } else if (subscriber_->closed()) {
-      FinishOnce(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                              absl::StrCat("binding '", binding_->interface(),
-                                           "' was unbound; capture ended")));
-    } else {
-      WaitThen(kCapturePoll);
-    }
   }
 
   StreamGuard guard_;
