@@ -114,11 +114,7 @@ int RunCapture(const CaptureArgs& args, const GlobalOptions& options) {
                    ? ""
                    : absl::StrCat(" to ", args.write_file).c_str(),
                static_cast<unsigned long>(dropped));
-  if (!status.ok() && !(interrupt.interrupted() &&
-                        status.error_code() == grpc::StatusCode::CANCELLED)) {
-    return ReportRefused(status);
-  }
-  return kExitOk;
+  return StreamEnd(status, interrupt.interrupted());
 }
 
 }  // namespace

@@ -36,6 +36,13 @@ int ReportRefused(const grpc::Status& status) {
   return kExitRefused;
 }
 
+int StreamEnd(const grpc::Status& status, bool we_cancelled) {
+  if (status.ok() || (we_cancelled && status.error_code() == grpc::StatusCode::CANCELLED)) {
+    return kExitOk;
+  }
+  return ReportRefused(status);
+}
+
 int ReportUsage(const absl::Status& status) {
   std::fprintf(stderr, "pktpoolctl: %s\n", std::string(status.message()).c_str());
   return kExitUsage;

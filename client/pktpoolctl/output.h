@@ -25,6 +25,9 @@ inline constexpr int kExitUsage = 2;    // bad command line or local input (hex,
 // Prints "pktpoolctl: CODE: message" (with a hint when the daemon is unreachable) to
 // stderr; returns kExitRefused.
 int ReportRefused(const grpc::Status& status);
+// The exit code of a server stream that ended with `status`: kExitOk when it ended well
+// or was CANCELLED because we asked (Ctrl-C, a count reached), else ReportRefused's.
+int StreamEnd(const grpc::Status& status, bool we_cancelled);
 // Prints "pktpoolctl: message" to stderr; returns kExitUsage.
 int ReportUsage(const absl::Status& status);
 

@@ -121,11 +121,7 @@ int RunWatch(const WatchArgs& args, const GlobalOptions& options) {
   }
   if (args.count != 0 && shown == args.count) context.TryCancel();
   grpc::Status status = reader->Finish();
-  const bool asked_to_stop = interrupt.interrupted() || (args.count != 0 && shown == args.count);
-  if (!status.ok() && !(asked_to_stop && status.error_code() == grpc::StatusCode::CANCELLED)) {
-    return ReportRefused(status);
-  }
-  return kExitOk;
+  return StreamEnd(status, interrupt.interrupted() || (args.count != 0 && shown == args.count));
 }
 
 }  // namespace

@@ -80,7 +80,7 @@ TEST(ValidateBind, RefusesAMissingInterface) {
 
 TEST(ValidateBind, RefusesWhatLinuxRefusesInInterfaceNames) {
   for (const std::string& name :
-       {std::string("a/b"), std::string("eth0:1"), std::string("a b"), std::string("a\nb"),
+       {std::string("a/b"), std::string("veth0:1"), std::string("a b"), std::string("a\nb"),
         std::string("veth0\0x", 7), std::string("."), std::string(".."), std::string(16, 'a')}) {
     v1::BindRequest request;
     request.set_interface(name);
