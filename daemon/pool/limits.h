@@ -20,6 +20,12 @@ inline constexpr uint32_t kMaxProtocolReservedLength = 4096;
 inline constexpr size_t kProtocolReservedAlignment = 16;
 inline constexpr size_t kTaggedMemoryAlignment = 16;
 
+// Tagged blocks of at least this many bytes are mapped with mmap (populated) and unmapped
+// when freed, so a retuned pool's memory goes back to the system at once, whatever
+// malloc's (dynamic) mmap threshold has grown to. Smaller blocks (overflow descriptors)
+// use malloc.
+inline constexpr size_t kTaggedMemoryMapThreshold = 64 * 1024;
+
 // Upper bound on a buffer pool's descriptor count (memory for descriptors is taken up front).
 inline constexpr uint32_t kMaxBufferDescriptors = 1u << 22;
 

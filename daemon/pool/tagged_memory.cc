@@ -1,8 +1,13 @@
 #include "daemon/pool/tagged_memory.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <new>
+
+#include "daemon/pool/limits.h"
 
 namespace pktpool::pool {
 
@@ -22,19 +27,57 @@ std::string MemoryTag::ToString() const {
   return text;
 }
 
+namespace {
+
+size_t PageSize() {
+  static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return page;
+}
+
+}  // namespace
+
 TaggedMemory::~TaggedMemory() {
   pktpool::MutexLock lock(&mu_);
-  for (auto& [block, info] : blocks_) std::free(block);
+  for (auto& [block, info] : blocks_) Release(block, info);
+}
+
+void TaggedMemory::Release(void* block, const Block& info) {
+  if (info.mapped_length != 0) {
+    munmap(info.mapping, info.mapped_length);
+  } else {
+    std::free(block);
+  }
 }
 
 void* TaggedMemory::Allocate(size_t length, MemoryTag tag, size_t alignment) {
   if (length == 0 || alignment < 16 || (alignment & (alignment - 1)) != 0) return nullptr;
   const size_t rounded = (length + alignment - 1) & ~(alignment - 1);
   if (rounded < length) return nullptr;  // overflow
-  void* raw = std::aligned_alloc(alignment, rounded);
-  if (raw == nullptr) return nullptr;
+  void* raw = nullptr;
+  void* mapping = nullptr;
+  size_t mapped_length = 0;
+  if (rounded >= kTaggedMemoryMapThreshold && alignment <= PageSize()) {
+    // The pages for `rounded` bytes plus an inaccessible guard page; the block ends where
+    // the guard begins, so writing past it faults at once (in every build, where malloc's
+    // blocks have only ASan's redzones). The start stays aligned: the distance from the
+    // mapping's start is a multiple of the page size minus a multiple of `alignment`.
+    const size_t data_pages = (rounded + PageSize() - 1) & ~(PageSize() - 1);
+    mapped_length = data_pages + PageSize();
+    mapping = mmap(nullptr, mapped_length, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (mapping == MAP_FAILED) return nullptr;
+    auto* base = static_cast<char*>(mapping);
+    if (mprotect(base + data_pages, PageSize(), PROT_NONE) != 0) {
+      munmap(mapping, mapped_length);
+      return nullptr;
+    }
+    raw = base + (data_pages - rounded);
+  } else {
+    raw = std::aligned_alloc(alignment, rounded);
+    if (raw == nullptr) return nullptr;
+  }
   pktpool::MutexLock lock(&mu_);
-  blocks_.emplace(raw, Block{length, tag});
+  blocks_.emplace(raw, Block{length, tag, mapping, mapped_length});
   TagUsage& usage = usage_[tag];
   usage.tag = tag;
   usage.bytes_outstanding += length;
@@ -45,6 +88,7 @@ void* TaggedMemory::Allocate(size_t length, MemoryTag tag, size_t alignment) {
 }
 
 Status TaggedMemory::Free(void* block) {
+  Block info{};
   {
     pktpool::MutexLock lock(&mu_);
     auto it = blocks_.find(block);
@@ -53,9 +97,10 @@ Status TaggedMemory::Free(void* block) {
     usage.bytes_outstanding -= it->second.length;
     usage.blocks_outstanding -= 1;
     usage.frees += 1;
+    info = it->second;
     blocks_.erase(it);
   }
-  std::free(block);
+  Release(block, info);
   return Status::kSuccess;
 }
 

@@ -61,6 +61,11 @@ class TaggedMemory {
 
   // Allocates `length` bytes (> 0) aligned to `alignment` (a power of two, >= 16),
   // charged to `tag`. Null when length is 0, the alignment is bad or memory is short.
+  // Blocks of kTaggedMemoryMapThreshold bytes or more are zero-filled pages of their own
+  // (mmap), resident from the start like NDIS's nonpaged memory (no page faults on the
+  // data path, and RSS shows the pools at their full size at once), end right before an
+  // inaccessible guard page (a write past the end faults), and go back to the system
+  // on Free; smaller ones come from malloc.
   void* Allocate(size_t length, MemoryTag tag, size_t alignment = 16);
 
   // Releases a block from Allocate. kInvalidParameter (and nothing changes) when `block`
@@ -76,7 +81,10 @@ class TaggedMemory {
   struct Block {
     size_t length;
     MemoryTag tag;
+    void* mapping;         // the mmap the block lies in (guard page included), or null
+    size_t mapped_length;  // bytes of that mapping; 0 for a malloc block
   };
+  static void Release(void* block, const Block& info);
   mutable pktpool::Mutex mu_;
   absl::flat_hash_map<void*, Block> blocks_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<MemoryTag, TagUsage> usage_ ABSL_GUARDED_BY(mu_);
