@@ -22,6 +22,7 @@
 #include "absl/strings/str_replace.h"
 #include "daemon/config/config.h"
 #include "daemon/config/config_diff.h"
+#include "daemon/heap_trimmer.h"
 #include "daemon/metrics/metrics_server.h"
 #include "daemon/metrics/prometheus_text.h"
 #include "daemon/rpc/binding_table.h"
@@ -269,6 +270,7 @@ int main(int argc, char** argv) {
     Log("<6>", absl::StrCat("metrics on ", metrics->url()));
   }
 
+  pktpool::HeapTrimmer heap_trimmer(pktpool::kHeapTrimInterval);
   pktpool::ServiceNotifier notifier(snapshot, absl::Seconds(config.status_interval_seconds()));
   notifier.Ready();
   if (notifier.watchdog_interval() > absl::ZeroDuration()) {
