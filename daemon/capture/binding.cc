@@ -213,6 +213,41 @@ void Binding::DeliverBatch() {
   rx_batch_.clear();  // the receive thread's references go; subscribers hold theirs
 }
 
+void Binding::ReleaseStarvingPackets() {
+  if (rx_subscribers_.size() < 2 || rx_current_->Available() > 0) return;
+  // Every receive packet is out. Someone starves if a subscriber has nothing queued; the
+  // candidate is the longest queue of a subscriber that has not popped for
+  // kStalledSubscriberIdle (stopped reading). One still reading, however far behind, is
+  // never cut.
+  const absl::Time now = absl::Now();
+  CaptureSubscriber* longest = nullptr;
+  size_t longest_queued = 0;
+  bool someone_starves = false;
+  for (const auto& subscriber : rx_subscribers_) {
+    const size_t queued = subscriber->queued();
+    someone_starves |= queued == 0 && !subscriber->closed();
+    if (queued > longest_queued && now - subscriber->last_pop() >= kStalledSubscriberIdle) {
+      longest = subscriber.get();
+      longest_queued = queued;
+    }
+  }
+  if (!someone_starves || longest == nullptr) return;  // back-pressure, as configured
+  const size_t dropped =
+      longest->DropOldest(std::max<uint32_t>(1, rx_current_->max_packets() / 2));
+  rx_starved_unlogged_ += dropped;
+  if (now - rx_starved_logged_ >= kStalledSubscriberLogInterval) {
+    std::fprintf(stderr,
+                 "<4>pktpool: binding %s: every receive packet was held while a subscriber "
+                 "waited; dropped %llu queued frames, the oldest of subscriber '%s' (%zu "
+                 "queued, not read for %lld ms), so the others can go on\n",
+                 interface_.c_str(), static_cast<unsigned long long>(rx_starved_unlogged_),
+                 longest->Stats().name.c_str(), longest_queued,
+                 static_cast<long long>(absl::ToInt64Milliseconds(now - longest->last_pop())));
+    rx_starved_logged_ = now;
+    rx_starved_unlogged_ = 0;
+  }
+}
+
 void Binding::GoDown(const std::string& why) {
   if (capture_) {
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, capture_->selectable_fd(), nullptr);
@@ -281,6 +316,7 @@ void Binding::RxLoop() {
       rx_subscribers_ = subscribers_;
       rx_subscribers_version_ = subscribers_version_.load(std::memory_order_relaxed);
     }
+    ReleaseStarvingPackets();
     holding = false;
     if (state() == BindingState::kUp) {
       for (int round = 0; round < kMaxDispatchRounds; ++round) {

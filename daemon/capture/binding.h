@@ -100,6 +100,13 @@ struct BindingStats {
 };
 
 // Thread-safe: Send, Subscribe, Unsubscribe and Stats may be called from any thread.
+// Subscribers share the receive packets: a queued frame holds its packet. When every
+// receive packet is out while some subscriber has nothing queued, the longest queue among
+// subscribers that have not popped for kStalledSubscriberIdle loses its oldest frames
+// (half the pool's worth), and that subscriber every new frame until it reads again, all
+// counted in its `dropped`: a client that stops reading loses its own frames and cannot
+// stop the others' capture. With one subscriber, or every holder still reading (however
+// far behind), nothing is taken: hold mode then waits, as configured.
 class Binding {
  public:
   // Binds `interface`: opens the capture and inject handles, builds the pools and the
@@ -164,6 +171,7 @@ class Binding {
   void TxLoop();
   void Receive(const struct pcap_pkthdr* header, const uint8_t* data);
   void DeliverBatch();
+  void ReleaseStarvingPackets();  // the rule in the class comment; receive thread
   static void OnFrame(u_char* self, const struct pcap_pkthdr* header, const u_char* data);
   void GoDown(const std::string& why);
   void TryUp();
@@ -223,6 +231,8 @@ class Binding {
   std::atomic<uint64_t> subscribers_version_{0};
   std::vector<std::shared_ptr<CaptureSubscriber>> rx_subscribers_;  // receive thread's copy
   std::vector<RxFrame> rx_batch_;  // receive thread: frames of one dispatch, offered together
+  absl::Time rx_starved_logged_ = absl::InfinitePast();  // the last log line about it
+  uint64_t rx_starved_unlogged_ = 0;                     // frames dropped since then
   uint64_t rx_subscribers_version_ = ~uint64_t{0};
 
   Mutex tx_mu_;

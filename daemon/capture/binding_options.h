@@ -30,6 +30,12 @@ inline constexpr uint32_t kDefaultSubscriberQueue = 4096;
 // Largest frame Send accepts (an IPv4 datagram's maximum plus the link header).
 inline constexpr uint32_t kMaxFrameBytes = 65535 + kLinkHeaderRoomBytes;
 inline constexpr absl::Duration kDefaultPcapTimeout = absl::Milliseconds(2);
+// A subscriber holding queued frames that has not popped for this long has stopped
+// reading: when every receive packet is out and another subscriber starves, it loses its
+// oldest frames (see Binding). A client blocked for less is left alone.
+inline constexpr absl::Duration kStalledSubscriberIdle = absl::Milliseconds(100);
+// At most one log line per binding per this interval about such drops.
+inline constexpr absl::Duration kStalledSubscriberLogInterval = absl::Seconds(5);
 // How often a DOWN binding looks for its interface again.
 inline constexpr absl::Duration kInterfacePollInterval = absl::Milliseconds(100);
 

@@ -1,17 +1,20 @@
 #include "daemon/capture/capture_subscriber.h"
 
+#include <algorithm>
 #include <chrono>
+
+#include "absl/time/clock.h"
 
 namespace pktpool::capture {
 
 CaptureSubscriber::CaptureSubscriber(std::string name, uint32_t capacity)
-    : name_(std::move(name)), capacity_(capacity == 0 ? 1 : capacity) {}
+    : name_(std::move(name)), capacity_(capacity == 0 ? 1 : capacity), last_pop_(absl::Now()) {}
 
 bool CaptureSubscriber::Offer(const RxFrame& frame) {
   bool was_empty;
   {
     MutexLock lock(&mu_);
-    if (closed_ || queue_.size() >= capacity_) {
+    if (closed_ || shedding_ || queue_.size() >= capacity_) {
       ++dropped_;
       return false;
     }
@@ -32,7 +35,7 @@ size_t CaptureSubscriber::OfferBatch(std::span<const RxFrame> frames) {
     MutexLock lock(&mu_);
     was_empty = queue_.empty();
     for (const RxFrame& frame : frames) {
-      if (closed_ || queue_.size() >= capacity_) {
+      if (closed_ || shedding_ || queue_.size() >= capacity_) {
         ++dropped_;
         continue;
       }
@@ -48,6 +51,8 @@ size_t CaptureSubscriber::OfferBatch(std::span<const RxFrame> frames) {
 size_t CaptureSubscriber::PopBatch(std::vector<RxFrame>* out, size_t max,
                                    absl::Duration timeout) {
   std::unique_lock<Mutex> lock(mu_);
+  last_pop_ = absl::Now();
+  if (max > 0) shedding_ = false;  // the consumer reads again
   ready_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
                   [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return closed_ || !queue_.empty(); });
   size_t taken = 0;
@@ -57,6 +62,32 @@ size_t CaptureSubscriber::PopBatch(std::vector<RxFrame>* out, size_t max,
     ++taken;
   }
   return taken;
+}
+
+size_t CaptureSubscriber::DropOldest(size_t max) {
+  std::vector<RxFrame> released;  // destroyed after the lock: packets go back to the pool
+  {
+    MutexLock lock(&mu_);
+    const size_t n = std::min(max, queue_.size());
+    released.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      released.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    dropped_ += n;
+    shedding_ = true;
+  }
+  return released.size();
+}
+
+size_t CaptureSubscriber::queued() const {
+  MutexLock lock(&mu_);
+  return queue_.size();
+}
+
+absl::Time CaptureSubscriber::last_pop() const {
+  MutexLock lock(&mu_);
+  return last_pop_;
 }
 
 void CaptureSubscriber::Close() {

@@ -40,6 +40,16 @@ class CaptureSubscriber {
   // Returns how many; 0 on timeout, or when closed and empty (see closed()).
   size_t PopBatch(std::vector<RxFrame>* out, size_t max, absl::Duration timeout);
 
+  // Drops up to `max` of the oldest queued frames (counted as dropped), releasing their
+  // packets, and drops every frame offered from then on until the consumer pops again;
+  // returns how many were dropped now. For the receive thread when this queue starves
+  // the other subscribers.
+  size_t DropOldest(size_t max);
+  // Frames queued now.
+  size_t queued() const;
+  // When the consumer last called PopBatch (the subscription time before the first call).
+  absl::Time last_pop() const;
+
   // Stops delivery, releases every queued frame and wakes a waiting consumer. Idempotent.
   void Close();
   bool closed() const;
@@ -52,6 +62,8 @@ class CaptureSubscriber {
   std::condition_variable_any ready_;
   std::deque<RxFrame> queue_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool shedding_ ABSL_GUARDED_BY(mu_) = false;  // from DropOldest to the next PopBatch
+  absl::Time last_pop_ ABSL_GUARDED_BY(mu_);
   uint64_t delivered_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -49,6 +49,9 @@ class RxPath {
            (max_packets_ - std::min(max_packets_, built_.load(std::memory_order_relaxed)));
   }
 
+  // Static plus overflow packet descriptors: the most frames out at once.
+  uint32_t max_packets() const { return max_packets_; }
+
   // Receive thread: a newer generation takes over. Ready packets go back to the pools;
   // packets returned from now on are freed, not kept.
   void Retire();

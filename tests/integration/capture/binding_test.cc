@@ -254,6 +254,134 @@ TEST_F(BindingTest, SlowSubscriberLosesOnlyItsOwnFrames) {
   receiver->Unsubscribe(reader);
 }
 
+// A client that stops reading while its queue can hold more frames than the binding has
+// receive packets (here 4096 places, 32 packets) must not stop another subscriber's
+// capture. Hold mode: with every packet out, the reader's queue empty and the stalled
+// subscriber not read for kStalledSubscriberIdle, the stalled one loses its oldest frames
+// and then every new one until it reads again; the reader gets every frame, in order,
+// and nothing is lost in the ring or for want of a packet.
+TEST_F(BindingTest, StalledSubscriberCannotStarveAnotherInHoldMode) {
+  BindingOptions options;
+  options.rx.packet_descriptors = 32;
+  options.rx.buffer_count = 256;
+  options.rx_preallocate = 16;
+  options.rx_hold_when_exhausted = true;
+  Binding* sender = Bind(ns_->a());
+  Binding* receiver = Bind(ns_->b(), options);
+  auto stalled = receiver->Subscribe("stalled", 4096);
+  auto reader = receiver->Subscribe("reads", 4096);
+  std::vector<Frame> frames;
+  for (uint32_t i = 0; i < 300; ++i) frames.push_back(MakeFrame(i, 200));
+  std::vector<Frame> got;
+  std::thread consumer([&] { got = Collect(*reader, frames.size(), absl::Seconds(15)); });
+  for (const auto& r : sender->Send(Spans(frames), {.frames_per_second = 2000})) {
+    ASSERT_EQ(r.error, SendError::kNone);
+  }
+  consumer.join();
+  ASSERT_EQ(got.size(), frames.size()) << "the stalled subscriber stopped the reader's capture";
+  for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], frames[i]) << i;
+  BindingStats stats = receiver->Stats();
+  EXPECT_EQ(stats.rx_resource_drops, 0u);
+  EXPECT_EQ(stats.pcap.dropped, 0u);
+  ASSERT_EQ(stats.subscribers.size(), 2u);
+  EXPECT_EQ(stats.subscribers[0].name, "stalled");
+  EXPECT_GT(stats.subscribers[0].dropped, 0u);
+  EXPECT_EQ(stats.subscribers[0].delivered - stats.subscribers[0].queued,
+            stats.subscribers[0].dropped - (frames.size() - stats.subscribers[0].delivered))
+      << "every frame the stalled subscriber lost is counted once";
+  EXPECT_LE(stats.subscribers[0].queued, 32u);
+  EXPECT_EQ(stats.subscribers[1].dropped, 0u);
+  // Reading again ends the shedding: the stalled subscriber gets new frames.
+  std::vector<RxFrame> drained;
+  while (stalled->PopBatch(&drained, 4096, absl::Milliseconds(50)) > 0) drained.clear();
+  std::vector<Frame> more;
+  for (uint32_t i = 0; i < 10; ++i) more.push_back(MakeFrame(5000 + i, 200));
+  for (const auto& r : sender->Send(Spans(more), {})) ASSERT_EQ(r.error, SendError::kNone);
+  std::vector<Frame> stalled_got = Collect(*stalled, more.size(), absl::Seconds(5));
+  EXPECT_EQ(stalled_got, more);
+  EXPECT_EQ(Collect(*reader, more.size(), absl::Seconds(5)), more);
+  receiver->Unsubscribe(stalled);
+  receiver->Unsubscribe(reader);
+}
+
+// The same without hold mode: frames that find no packet are dropped (counted) until the
+// stalled subscriber has been idle long enough, then the reader's capture goes on; every
+// frame sent after that reaches it.
+TEST_F(BindingTest, StalledSubscriberCannotStarveAnotherInDropMode) {
+  BindingOptions options;
+  options.rx.packet_descriptors = 64;
+  options.rx.buffer_count = 256;
+  options.rx_preallocate = 16;
+  Binding* sender = Bind(ns_->a());
+  Binding* receiver = Bind(ns_->b(), options);
+  auto stalled = receiver->Subscribe("stalled", 4096);
+  auto reader = receiver->Subscribe("reads", 4096);
+  std::vector<Frame> first;
+  for (uint32_t i = 0; i < 100; ++i) first.push_back(MakeFrame(i, 200));
+  for (const auto& r : sender->Send(Spans(first), {})) ASSERT_EQ(r.error, SendError::kNone);
+  // The reader drains what it got; the stalled subscriber keeps the 64 packets.
+  Collect(*reader, first.size(), absl::Seconds(1));
+  ASSERT_TRUE(WaitFor([&] { return receiver->Stats().subscribers[0].dropped > 0; },
+                      absl::Seconds(5)))
+      << "the stalled subscriber kept every receive packet while the reader starved";
+  std::vector<Frame> second;
+  for (uint32_t i = 0; i < 200; ++i) second.push_back(MakeFrame(1000 + i, 200));
+  std::vector<Frame> got;
+  std::thread consumer([&] { got = Collect(*reader, second.size(), absl::Seconds(10)); });
+  // Paced so the reader, with the 32 packets freed, keeps up even on a busy machine.
+  for (const auto& r : sender->Send(Spans(second), {.frames_per_second = 1000})) {
+    ASSERT_EQ(r.error, SendError::kNone);
+  }
+  consumer.join();
+  EXPECT_EQ(got, second);
+  EXPECT_EQ(receiver->Stats().subscribers[1].dropped, 0u);
+  receiver->Unsubscribe(stalled);
+  receiver->Unsubscribe(reader);
+}
+
+// A subscriber far behind but still reading is never cut: with every packet held by its
+// queue and the other subscriber starving, hold mode waits for it (back-pressure), and
+// both get every frame.
+TEST_F(BindingTest, SlowButReadingSubscriberIsNotCut) {
+  BindingOptions options;
+  options.rx.packet_descriptors = 32;
+  options.rx.buffer_count = 256;
+  options.rx_preallocate = 16;
+  options.rx_hold_when_exhausted = true;
+  Binding* sender = Bind(ns_->a());
+  Binding* receiver = Bind(ns_->b(), options);
+  auto slow = receiver->Subscribe("slow", 4096);
+  auto reader = receiver->Subscribe("reads", 4096);
+  std::vector<Frame> frames;
+  for (uint32_t i = 0; i < 100; ++i) frames.push_back(MakeFrame(i, 200));
+  std::vector<Frame> slow_got, got;
+  std::thread slow_consumer([&] {
+    // One frame every 2 ms: far slower than the burst, well inside the grace.
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    std::vector<RxFrame> one;
+    while (slow_got.size() < frames.size() && absl::Now() < deadline) {
+      one.clear();
+      slow->PopBatch(&one, 1, absl::Milliseconds(2));
+      for (const RxFrame& f : one) slow_got.push_back(f.Bytes());
+      absl::SleepFor(absl::Milliseconds(2));
+    }
+  });
+  std::thread consumer([&] { got = Collect(*reader, frames.size(), absl::Seconds(20)); });
+  for (const auto& r : sender->Send(Spans(frames), {})) ASSERT_EQ(r.error, SendError::kNone);
+  slow_consumer.join();
+  consumer.join();
+  EXPECT_EQ(slow_got, frames);
+  EXPECT_EQ(got, frames);
+  BindingStats stats = receiver->Stats();
+  ASSERT_EQ(stats.subscribers.size(), 2u);
+  EXPECT_EQ(stats.subscribers[0].dropped, 0u);
+  EXPECT_EQ(stats.subscribers[1].dropped, 0u);
+  EXPECT_EQ(stats.rx_resource_drops, 0u);
+  EXPECT_EQ(stats.pcap.dropped, 0u);
+  receiver->Unsubscribe(slow);
+  receiver->Unsubscribe(reader);
+}
+
 TEST_F(BindingTest, InterfaceDeletedGoesDownThenUpWithCountersKept) {
   Binding* sender = Bind(ns_->a());
   Binding* receiver = Bind(ns_->b());
