@@ -59,9 +59,17 @@ class FailedReadStream final : public grpc::ServerReadReactor<Request> {
 
 absl::Status StreamLimitError(uint32_t limit) {
   return absl::ResourceExhaustedError(absl::StrCat(
-      "too many open streams (limit ", limit,
-      "); close a Capture, WatchStats or StreamSendFrames stream, or raise "
-      "limits.max_concurrent_streams"));
+      "too many open streams and paced sends (limit ", limit,
+      "); close a Capture, WatchStats or StreamSendFrames stream, wait for a paced "
+      "SendFrames to end, or raise limits.max_concurrent_streams"));
+}
+
+// A send that may block for long: paced, waiting for resources, or repeated. Such sends
+// run on BlockingCalls threads; the others inject at once, on the calling thread.
+bool SendMayBlock(const v1::SendFramesRequest& request) {
+  return request.frames_per_second() > 0 || request.repeat() > 1 ||
+         (request.has_wait_for_resources() &&
+          (request.wait_for_resources().seconds() > 0 || request.wait_for_resources().nanos() > 0));
 }
 
 // A streaming reactor's claim on one of the service's stream places.
@@ -268,12 +276,14 @@ class WatchStream final : public AlarmedWriteStream<v1::GetStatsResponse> {
 // StreamSendFrames: each message is one batch, sent in order; totals at the end.
 // Reads ahead while a batch is being sent (at most kSendReadAhead messages wait), so
 // receiving and parsing the next message overlaps the injection of this one. One thread
-// at a time sends; a message read while another thread sends is queued for it.
+// at a time sends; a message read while another thread sends is queued for it. Messages
+// that may block (SendMayBlock) are sent on a BlockingCalls thread, never on gRPC's.
 class SendStream final : public grpc::ServerReadReactor<v1::SendFramesRequest> {
  public:
   using SendOne = std::function<absl::Status(const v1::SendFramesRequest&, v1::SendFramesResponse*)>;
-  SendStream(std::atomic<uint32_t>* open, SendOne send, v1::SendFramesResponse* response)
-      : guard_(open), send_(std::move(send)), response_(response) {
+  SendStream(std::atomic<uint32_t>* open, SendOne send, v1::SendFramesResponse* response,
+             BlockingCalls* blocking)
+      : guard_(open), send_(std::move(send)), response_(response), blocking_(blocking) {
     StartRead(reading_.get());
   }
   void OnReadDone(bool ok) override {
@@ -291,7 +301,26 @@ class SendStream final : public grpc::ServerReadReactor<v1::SendFramesRequest> {
     }
     if (sending_) return;  // the sending thread takes it from here
     sending_ = true;
+    lock.unlock();
+    SendPending(/*on_worker=*/false);
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  static constexpr size_t kSendReadAhead = 2;
+  // Sends what is pending, in order, then finishes the stream once it is over. On a gRPC
+  // thread (on_worker false) it hands the rest over to a BlockingCalls thread as soon as
+  // the next message may block.
+  void SendPending(bool on_worker) {
+    std::unique_lock<std::mutex> lock(mu_);
     while (!pending_.empty() && failure_.ok()) {
+      if (!on_worker && SendMayBlock(*pending_.front())) {
+        lock.unlock();
+        if (blocking_->Run([this] { SendPending(/*on_worker=*/true); })) return;
+        on_worker = true;  // every thread is taken: send here rather than not at all
+        lock.lock();
+        continue;
+      }
       std::unique_ptr<v1::SendFramesRequest> request = std::move(pending_.front());
       pending_.pop_front();
       if (reads_paused_ && !reads_closed_) {
@@ -313,10 +342,6 @@ class SendStream final : public grpc::ServerReadReactor<v1::SendFramesRequest> {
     lock.unlock();  // OnDone may delete this as soon as Finish is called
     Finish(status);
   }
-  void OnDone() override { delete this; }
-
- private:
-  static constexpr size_t kSendReadAhead = 2;
   // A cleared request from an earlier batch (its strings reused: no malloc per frame).
   std::unique_ptr<v1::SendFramesRequest> TakeSpare() {
     if (spare_.empty()) return std::make_unique<v1::SendFramesRequest>();
@@ -327,6 +352,7 @@ class SendStream final : public grpc::ServerReadReactor<v1::SendFramesRequest> {
   StreamGuard guard_;
   SendOne send_;
   v1::SendFramesResponse* response_;  // written by the sending thread only
+  BlockingCalls* const blocking_;
   std::mutex mu_;
   std::unique_ptr<v1::SendFramesRequest> reading_ =
       std::make_unique<v1::SendFramesRequest>();  // the outstanding read's target
@@ -339,7 +365,7 @@ class SendStream final : public grpc::ServerReadReactor<v1::SendFramesRequest> {
 }  // namespace
 
 PktPoolService::PktPoolService(BindingTable* bindings, ServiceLimits limits)
-    : bindings_(bindings), limits_(limits) {}
+    : bindings_(bindings), limits_(limits), blocking_(limits.max_concurrent_streams) {}
 
 bool PktPoolService::TakeStreamSlot() {
   if (open_streams_.fetch_add(1) >= limits_.max_concurrent_streams) {
@@ -485,7 +511,25 @@ absl::Status PktPoolService::SendBatch(const v1::SendFramesRequest& request,
 grpc::ServerUnaryReactor* PktPoolService::SendFrames(grpc::CallbackServerContext* context,
                                                      const v1::SendFramesRequest* request,
                                                      v1::SendFramesResponse* response) {
-  return Done(context, SendBatch(*request, response, /*with_outcomes=*/true));
+  if (!SendMayBlock(*request)) {
+    return Done(context, SendBatch(*request, response, /*with_outcomes=*/true));
+  }
+  // Paced, waiting or repeated: on a thread of its own, holding a stream place, so a few
+  // slow sends cannot take every gRPC callback thread and stall the other calls.
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!TakeStreamSlot()) {
+    reactor->Finish(ToGrpcStatus(StreamLimitError(limits_.max_concurrent_streams)));
+    return reactor;
+  }
+  const bool started = blocking_.Run([this, request, response, reactor] {
+    StreamGuard guard(&open_streams_);
+    reactor->Finish(ToGrpcStatus(SendBatch(*request, response, /*with_outcomes=*/true)));
+  });
+  if (!started) {
+    open_streams_.fetch_sub(1);
+    reactor->Finish(ToGrpcStatus(StreamLimitError(limits_.max_concurrent_streams)));
+  }
+  return reactor;
 }
 
 grpc::ServerReadReactor<v1::SendFramesRequest>* PktPoolService::StreamSendFrames(
@@ -499,7 +543,7 @@ grpc::ServerReadReactor<v1::SendFramesRequest>* PktPoolService::StreamSendFrames
       [this](const v1::SendFramesRequest& request, v1::SendFramesResponse* out) {
         return SendBatch(request, out, /*with_outcomes=*/false);
       },
-      response);
+      response, &blocking_);
 }
 
 grpc::ServerWriteReactor<v1::CaptureResponse>* PktPoolService::Capture(

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "daemon/rpc/binding_table.h"
+#include "daemon/rpc/blocking_calls.h"
 #include "pktpool/v1/pktpool.grpc.pb.h"
 
 namespace pktpool::rpc {
@@ -53,7 +54,8 @@ class PktPoolService final : public v1::PktPool::CallbackService {
                                        const v1::GetVersionRequest* request,
                                        v1::GetVersionResponse* response) override;
 
-  // Streams open now (Capture, WatchStats, StreamSendFrames).
+  // Streams open now (Capture, WatchStats, StreamSendFrames), and SendFrames calls that
+  // may block (paced, waiting or repeated), which hold a stream place while they run.
   uint32_t open_streams() const { return open_streams_.load(); }
 
  private:
@@ -67,6 +69,9 @@ class PktPoolService final : public v1::PktPool::CallbackService {
   BindingTable* const bindings_;
   const ServiceLimits limits_;
   std::atomic<uint32_t> open_streams_{0};
+  // Threads for sends that may block; declared last, so it is destroyed first: its
+  // destructor waits for the sends still running (the bindings are closed by then).
+  BlockingCalls blocking_;
 };
 
 }  // namespace pktpool::rpc

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -570,6 +571,127 @@ TEST_F(DaemonTest, StreamsOverTheConfiguredLimitAreRefused) {
     if (!reopened) absl::SleepFor(absl::Milliseconds(20));
   }
   EXPECT_TRUE(reopened);
+  std::filesystem::remove(conf);
+}
+
+// Paced sends block for as long as their pacing says. They must not hold gRPC's callback
+// threads: ten of them (8 unary, 2 streams; 1 s each, one after the other on the
+// binding's transmit thread) are all accepted at once, and every other call answers
+// while they are still sending. Before the fix, 8 paced sends stalled the whole server
+// until they ended.
+TEST_F(DaemonTest, SlowPacedSendsDoNotStallOtherCalls) {
+  constexpr int kUnary = 8, kStreams = 2;
+  v1::SendFramesRequest paced;
+  paced.set_interface(ns_->a());
+  for (uint32_t i = 0; i < 10; ++i) paced.add_frames(MakeFrame(i, 100));
+  paced.set_frames_per_second(10);  // 10 frames: about 1 s
+  std::atomic<int> finished{0}, ok{0};
+  // Each sender is a client of its own, with a connection of its own (as separate
+  // processes would be; one shared connection hides the stall), connected beforehand.
+  std::vector<std::unique_ptr<v1::PktPool::Stub>> stubs;
+  for (int i = 0; i < kUnary + kStreams; ++i) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    auto channel =
+        grpc::CreateCustomChannel("unix:" + socket_, grpc::InsecureChannelCredentials(), args);
+    ASSERT_TRUE(channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10)));
+    stubs.push_back(v1::PktPool::NewStub(channel));
+  }
+  std::vector<std::thread> senders;
+  for (int i = 0; i < kUnary; ++i) {
+    senders.emplace_back([&, i] {
+      v1::PktPool::Stub* stub = stubs[i].get();
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+      v1::SendFramesResponse response;
+      if (stub->SendFrames(&context, paced, &response).ok() && response.frames_sent() == 10) ++ok;
+      ++finished;
+    });
+  }
+  for (int i = kUnary; i < kUnary + kStreams; ++i) {
+    senders.emplace_back([&, i] {
+      v1::PktPool::Stub* stub = stubs[i].get();
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+      v1::SendFramesResponse response;
+      auto writer = stub->StreamSendFrames(&context, &response);
+      writer->Write(paced);
+      writer->WritesDone();
+      if (writer->Finish().ok() && response.frames_sent() == 10) ++ok;
+      ++finished;
+    });
+  }
+  // Every send is in the daemon: each built its 10 transmit packets before waiting, so
+  // packets in use plus frames sent reach 100. With each send holding a gRPC thread, the
+  // ones beyond gRPC's few threads would not have started. Polling GetStats is itself a
+  // call the bug would stall.
+  bool all_started = false;
+  uint64_t seen = 0;
+  for (int attempt = 0; attempt < 100 && !all_started; ++attempt) {
+    const v1::BindingStats stats = StatsOf(ns_->a());
+    seen = InUse(stats, v1::POOL_NAME_TX_PACKETS) + stats.tx_frames();
+    all_started = seen >= 10u * (kUnary + kStreams);
+    if (!all_started) absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_TRUE(all_started) << "only " << seen << " frames built or sent";
+  v1::GetVersionResponse version;
+  EXPECT_TRUE(Call(&v1::PktPool::Stub::GetVersion, v1::GetVersionRequest{}, &version).ok());
+  v1::ListPoolsResponse pools;
+  EXPECT_TRUE(Call(&v1::PktPool::Stub::ListPools, v1::ListPoolsRequest{}, &pools).ok());
+  v1::SendFramesRequest quick;
+  quick.set_interface(ns_->a());
+  quick.add_frames(MakeFrame(1000, 100));
+  v1::SendFramesResponse quick_sent;
+  EXPECT_TRUE(Call(&v1::PktPool::Stub::SendFrames, quick, &quick_sent).ok());
+  // All of that answered while every paced send was still sending (the first ends about
+  // 1 s after it began, the last about 10 s).
+  EXPECT_EQ(finished.load(), 0) << "other calls waited for the paced sends to end";
+  for (std::thread& sender : senders) sender.join();
+  EXPECT_EQ(ok.load(), kUnary + kStreams);
+}
+
+// A paced SendFrames holds a stream place while it runs: with one place, a second
+// paced send is refused (RESOURCE_EXHAUSTED, naming the limit) and an unpaced one is not.
+TEST_F(DaemonTest, PacedUnarySendsCountAgainstTheStreamLimit) {
+  kill(pid_, SIGTERM);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  const std::string conf = absl::StrCat("/tmp/pktpoold-paced-limit-", getpid(), ".conf");
+  {
+    std::ofstream out(conf);
+    out << "limits { max_concurrent_streams: 1 }\n";
+  }
+  std::filesystem::remove(socket_);
+  socket_ += ".paced";
+  StartDaemon({"--config", conf, "--bind", ns_->a()});
+  v1::SendFramesRequest paced;
+  paced.set_interface(ns_->a());
+  for (uint32_t i = 0; i < 10; ++i) paced.add_frames(MakeFrame(i, 100));
+  paced.set_frames_per_second(5);  // about 2 s
+  std::atomic<bool> first_ok{false};
+  std::thread first([&] {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::SendFramesResponse response;
+    first_ok = stub_->SendFrames(&context, paced, &response).ok() && response.frames_sent() == 10;
+  });
+  bool started = false;
+  for (int attempt = 0; attempt < 100 && !started; ++attempt) {
+    started = StatsOf(ns_->a()).tx_frames() >= 1;
+    if (!started) absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_TRUE(started);
+  v1::SendFramesResponse refused_response;
+  grpc::Status refused = Call(&v1::PktPool::Stub::SendFrames, paced, &refused_response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(refused.error_message().find("max_concurrent_streams"), std::string::npos);
+  v1::SendFramesRequest quick;
+  quick.set_interface(ns_->a());
+  quick.add_frames(MakeFrame(100, 100));
+  v1::SendFramesResponse quick_sent;
+  EXPECT_TRUE(Call(&v1::PktPool::Stub::SendFrames, quick, &quick_sent).ok());
+  first.join();
+  EXPECT_TRUE(first_ok.load());
   std::filesystem::remove(conf);
 }
 
