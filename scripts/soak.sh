@@ -7,7 +7,7 @@
 #   scripts/soak.sh --minutes 60         an hour: the RSS check then covers 59 minutes
 #   scripts/soak.sh --build-dir DIR      build and run in DIR instead of build/
 #   scripts/soak.sh -- --rate 5000       anything after -- goes to soak_test (--rate, --seed,
-#                                        --slow-readers, --break lose-one|tiny-queue)
+#                                        --no-stalled-readers, --break lose-one|tiny-queue|grow-pool)
 # Exit status: soak_test's (0 pass, 1 fail, 2 usage, 77 skipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
