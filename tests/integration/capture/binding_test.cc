@@ -55,6 +55,17 @@ bool WaitFor(Predicate done, absl::Duration timeout) {
   return true;
 }
 
+// A receiving binding with `packets` receive packets (half of them built up front) and
+// buffers to spare, so the packets run out first.
+BindingOptions SmallReceivePool(uint32_t packets, bool hold) {
+  BindingOptions options;
+  options.rx.packet_descriptors = packets;
+  options.rx.buffer_count = 256;
+  options.rx_preallocate = packets / 2;
+  options.rx_hold_when_exhausted = hold;
+  return options;
+}
+
 class BindingTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -261,13 +272,8 @@ TEST_F(BindingTest, SlowSubscriberLosesOnlyItsOwnFrames) {
 // and then every new one until it reads again; the reader gets every frame, in order,
 // and nothing is lost in the ring or for want of a packet.
 TEST_F(BindingTest, StalledSubscriberCannotStarveAnotherInHoldMode) {
-  BindingOptions options;
-  options.rx.packet_descriptors = 32;
-  options.rx.buffer_count = 256;
-  options.rx_preallocate = 16;
-  options.rx_hold_when_exhausted = true;
   Binding* sender = Bind(ns_->a());
-  Binding* receiver = Bind(ns_->b(), options);
+  Binding* receiver = Bind(ns_->b(), SmallReceivePool(32, /*hold=*/true));
   auto stalled = receiver->Subscribe("stalled", 4096);
   auto reader = receiver->Subscribe("reads", 4096);
   std::vector<Frame> frames;
@@ -308,12 +314,8 @@ TEST_F(BindingTest, StalledSubscriberCannotStarveAnotherInHoldMode) {
 // stalled subscriber has been idle long enough, then the reader's capture goes on; every
 // frame sent after that reaches it.
 TEST_F(BindingTest, StalledSubscriberCannotStarveAnotherInDropMode) {
-  BindingOptions options;
-  options.rx.packet_descriptors = 64;
-  options.rx.buffer_count = 256;
-  options.rx_preallocate = 16;
   Binding* sender = Bind(ns_->a());
-  Binding* receiver = Bind(ns_->b(), options);
+  Binding* receiver = Bind(ns_->b(), SmallReceivePool(64, /*hold=*/false));
   auto stalled = receiver->Subscribe("stalled", 4096);
   auto reader = receiver->Subscribe("reads", 4096);
   std::vector<Frame> first;
@@ -343,13 +345,8 @@ TEST_F(BindingTest, StalledSubscriberCannotStarveAnotherInDropMode) {
 // queue and the other subscriber starving, hold mode waits for it (back-pressure), and
 // both get every frame.
 TEST_F(BindingTest, SlowButReadingSubscriberIsNotCut) {
-  BindingOptions options;
-  options.rx.packet_descriptors = 32;
-  options.rx.buffer_count = 256;
-  options.rx_preallocate = 16;
-  options.rx_hold_when_exhausted = true;
   Binding* sender = Bind(ns_->a());
-  Binding* receiver = Bind(ns_->b(), options);
+  Binding* receiver = Bind(ns_->b(), SmallReceivePool(32, /*hold=*/true));
   auto slow = receiver->Subscribe("slow", 4096);
   auto reader = receiver->Subscribe("reads", 4096);
   std::vector<Frame> frames;

@@ -77,6 +77,21 @@ class DaemonTest : public ::testing::Test {
     stub_ = v1::PktPool::NewStub(channel_);
   }
 
+  // Stops the daemon and starts it again with a config file holding `config_text`, bound
+  // to veth-a, on a new socket path (no connection of the old daemon's is reused).
+  // Returns the config file's path, for the test to remove.
+  std::string RestartWithConfig(const std::string& config_text, const std::string& name) {
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    const std::string conf = absl::StrCat("/tmp/pktpoold-", name, "-", getpid(), ".conf");
+    std::ofstream(conf) << config_text;
+    std::filesystem::remove(socket_);
+    socket_ += "." + name;
+    StartDaemon({"--config", conf, "--bind", ns_->a()});
+    return conf;
+  }
+
   // Calls a unary RPC with a 10 s deadline.
   template <typename Request, typename Response, typename Method>
   grpc::Status Call(Method method, const Request& request, Response* response) {
@@ -531,18 +546,7 @@ TEST_F(DaemonTest, CancelledSendStreamReturnsTxPacketsToBaseline) {
 }
 
 TEST_F(DaemonTest, StreamsOverTheConfiguredLimitAreRefused) {
-  // Restart the daemon with a config allowing one stream at a time.
-  kill(pid_, SIGTERM);
-  int status = 0;
-  waitpid(pid_, &status, 0);
-  const std::string conf = absl::StrCat("/tmp/pktpoold-limits-", getpid(), ".conf");
-  {
-    std::ofstream out(conf);
-    out << "limits { max_concurrent_streams: 1 }\n";
-  }
-  std::filesystem::remove(socket_);
-  socket_ += ".limits";  // a new path: no connection of the old daemon's is reused
-  StartDaemon({"--config", conf, "--bind", ns_->a()});
+  const std::string conf = RestartWithConfig("limits { max_concurrent_streams: 1 }\n", "limits");
   v1::WatchStatsRequest watch;
   grpc::ClientContext first_context;
   auto first = stub_->WatchStats(&first_context, watch);
@@ -653,17 +657,7 @@ TEST_F(DaemonTest, SlowPacedSendsDoNotStallOtherCalls) {
 // A paced SendFrames holds a stream place while it runs: with one place, a second
 // paced send is refused (RESOURCE_EXHAUSTED, naming the limit) and an unpaced one is not.
 TEST_F(DaemonTest, PacedUnarySendsCountAgainstTheStreamLimit) {
-  kill(pid_, SIGTERM);
-  int status = 0;
-  waitpid(pid_, &status, 0);
-  const std::string conf = absl::StrCat("/tmp/pktpoold-paced-limit-", getpid(), ".conf");
-  {
-    std::ofstream out(conf);
-    out << "limits { max_concurrent_streams: 1 }\n";
-  }
-  std::filesystem::remove(socket_);
-  socket_ += ".paced";
-  StartDaemon({"--config", conf, "--bind", ns_->a()});
+  const std::string conf = RestartWithConfig("limits { max_concurrent_streams: 1 }\n", "paced");
   v1::SendFramesRequest paced;
   paced.set_interface(ns_->a());
   for (uint32_t i = 0; i < 10; ++i) paced.add_frames(MakeFrame(i, 100));
