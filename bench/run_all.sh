@@ -42,7 +42,7 @@ trap 'rm -f "$report"' EXIT
   echo "<!-- report:begin (written by bench/run_all.sh; do not edit by hand) -->"
   echo "## Report: one run of bench/run_all.sh"
   echo
-  echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); commit $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet || echo ' (with uncommitted changes)')"
+  echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); commit $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet -- . ':!bench/results' ':!bench/README.md' || echo ' (with uncommitted changes)')"
   echo "- machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) CPUs," \
     "$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r)," \
     "$(. /etc/os-release && echo "$PRETTY_NAME"), $(g++ --version | head -1)"
