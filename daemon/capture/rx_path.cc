@@ -118,7 +118,7 @@ pool::Packet* RxPath::Build() {
   context->path = this;
   built_.fetch_add(1, std::memory_order_relaxed);
   for (uint32_t i = 0; i < chain_length_; ++i) {
-    pool::Buffer* buffer = buffers_->Acquire();
+    pool::Buffer* buffer = AcquireBuffer();
     if (buffer == nullptr) {
       Destroy(packet);
       return nullptr;
@@ -128,8 +128,19 @@ pool::Packet* RxPath::Build() {
   return packet;
 }
 
+pool::Buffer* RxPath::AcquireBuffer() {
+  pool::Buffer* buffer = buffers_->Acquire();
+  if (buffer != nullptr) buffers_out_.fetch_add(1, std::memory_order_relaxed);
+  return buffer;
+}
+
+void RxPath::ReleaseBuffer(pool::Buffer* buffer) {
+  buffers_->Release(buffer);
+  buffers_out_.fetch_sub(1, std::memory_order_relaxed);
+}
+
 void RxPath::Destroy(pool::Packet* packet) {
-  while (pool::Buffer* buffer = pool::UnchainBufferAtFront(packet)) buffers_->Release(buffer);
+  while (pool::Buffer* buffer = pool::UnchainBufferAtFront(packet)) ReleaseBuffer(buffer);
   pool::FreePacket(packet);
   built_.fetch_sub(1, std::memory_order_relaxed);
 }
@@ -140,7 +151,7 @@ bool RxPath::Extend(pool::Packet* packet, uint32_t length) {
     room += b->mapped_length();
   }
   while (room < length) {
-    pool::Buffer* buffer = buffers_->Acquire();
+    pool::Buffer* buffer = AcquireBuffer();
     if (buffer == nullptr) return false;
     pool::ChainBufferAtBack(packet, buffer);
     room += buffer->mapped_length();
@@ -204,7 +215,7 @@ void RxPath::Return(pool::Packet* packet) {
     // NDIS reuse: save the buffers, reinitialize, chain the saved ones back at full
     // length. Buffers chained for a large frame go back to their pool first.
     uint32_t count = pool::QueryPacket(*packet).buffer_count;
-    for (; count > chain_length_; --count) buffers_->Release(pool::UnchainBufferAtBack(packet));
+    for (; count > chain_length_; --count) ReleaseBuffer(pool::UnchainBufferAtBack(packet));
     absl::InlinedVector<pool::Buffer*, 4> saved;
     for (pool::Buffer* b = packet->first_buffer(); b != nullptr; b = b->next()) saved.push_back(b);
     pool::ReinitializePacket(packet);

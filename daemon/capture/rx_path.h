@@ -42,11 +42,18 @@ class RxPath {
   // when enough are ready.
   void Return(pool::Packet* packet);
 
-  // How many frames Fill can take now without a new packet coming back (ready packets
-  // plus packets the pool can still build). Receive thread.
+  // How many frames of up to the chain's room Fill can take now without a packet coming
+  // back: ready packets (they hold their chains) plus the packets the pools can still
+  // build, which is limited by free packet descriptors and by free buffers alike.
+  // Receive thread.
   uint32_t Available() const {
-    return ready_count_.load(std::memory_order_relaxed) +
-           (max_packets_ - std::min(max_packets_, built_.load(std::memory_order_relaxed)));
+    const uint32_t packet_room =
+        max_packets_ - std::min(max_packets_, built_.load(std::memory_order_relaxed));
+    const uint32_t buffers = buffers_->buffer_count();
+    const uint32_t buffer_room =
+        (buffers - std::min(buffers, buffers_out_.load(std::memory_order_relaxed))) /
+        std::max(chain_length_, 1u);
+    return ready_count_.load(std::memory_order_relaxed) + std::min(packet_room, buffer_room);
   }
 
   // Static plus overflow packet descriptors: the most frames out at once.
@@ -73,6 +80,8 @@ class RxPath {
   pool::Packet* Build();             // a new packet with chain_length_ buffers, or null
   void Destroy(pool::Packet* packet);  // frees buffers and packet to the pools
   bool Extend(pool::Packet* packet, uint32_t length);  // chains buffers up to length
+  pool::Buffer* AcquireBuffer();              // from the slab, counted in buffers_out_
+  void ReleaseBuffer(pool::Buffer* buffer);   // back to the slab, counted
 
   pool::PacketPool::Handle packets_;
   std::unique_ptr<BufferSlab> buffers_;
@@ -85,6 +94,7 @@ class RxPath {
   std::atomic<pool::Packet*> returned_{nullptr};
   std::atomic<uint32_t> ready_count_{0};
   std::atomic<uint32_t> built_{0};  // packets that exist: ready, filled or held
+  std::atomic<uint32_t> buffers_out_{0};  // buffers chained to those packets
   std::atomic<bool> retired_{false};
   uint32_t max_packets_ = 0;        // static + overflow descriptors
   std::atomic<int64_t> frames_out_{0};

@@ -207,6 +207,34 @@ TEST_F(BindingTest, HoldWhenExhaustedKeepsFramesInTheRingInsteadOfDropping) {
   receiver->Unsubscribe(subscriber);
 }
 
+// Hold mode counts buffers as well as packets: with 64 receive packets but only 16
+// buffers (one per frame), frames wait in the ring once the buffers are out instead of
+// being dropped for want of a buffer.
+TEST_F(BindingTest, HoldWhenExhaustedCountsBuffersToo) {
+  BindingOptions options;
+  options.rx.packet_descriptors = 64;
+  options.rx.buffer_count = 16;
+  options.rx_preallocate = 8;
+  options.rx_hold_when_exhausted = true;
+  Binding* sender = Bind(ns_->a());
+  Binding* receiver = Bind(ns_->b(), options);
+  auto subscriber = receiver->Subscribe("slow-start", 1000);
+  std::vector<Frame> burst;
+  for (uint32_t i = 0; i < 100; ++i) burst.push_back(MakeFrame(i, 100));
+  for (const auto& r : sender->Send(Spans(burst), {})) ASSERT_EQ(r.error, SendError::kNone);
+  ASSERT_TRUE(WaitFor([&] { return receiver->Stats().rx_frames >= 16; }, absl::Seconds(5)));
+  absl::SleepFor(absl::Milliseconds(100));
+  BindingStats held = receiver->Stats();
+  EXPECT_EQ(held.rx_frames, 16u);  // the 16 buffers' worth; the rest wait in the ring
+  EXPECT_EQ(held.rx_resource_drops, 0u);
+  std::vector<Frame> got = Collect(*subscriber, 100, absl::Seconds(10));
+  ASSERT_EQ(got.size(), 100u);
+  for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], burst[i]) << i;
+  EXPECT_EQ(receiver->Stats().rx_resource_drops, 0u);
+  EXPECT_EQ(receiver->Stats().pcap.dropped, 0u);
+  receiver->Unsubscribe(subscriber);
+}
+
 TEST_F(BindingTest, SendExhaustionFailsAtOnceOrWaitsForTheDeadline) {
   BindingOptions options;
   options.tx.packet_descriptors = 4;
