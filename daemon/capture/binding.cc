@@ -30,6 +30,8 @@ constexpr uint32_t kMaxHoldBudget = 4096;
 constexpr absl::Duration kHoldRetry = absl::Milliseconds(1);
 // Frames per hand-off to the transmit thread, per sendmmsg, and per completion.
 constexpr size_t kTxBatch = 32;
+// Frames a paced send builds ahead of the wire at most (its transmit packets in use).
+constexpr size_t kPacedLookAhead = 4 * kTxBatch;
 // Spins (yielding) before a futex sleep on the send path; see Send and TxLoop.
 constexpr absl::Duration kCompletionSpin = absl::Microseconds(200);
 constexpr absl::Duration kQueueSpin = absl::Microseconds(200);
@@ -87,8 +89,9 @@ std::string_view SendErrorName(SendError error) {
 
 struct Binding::SendBatch {
   Mutex mu;
-  std::condition_variable_any done;
+  std::condition_variable_any done;  // pending reached 0, or fell below wake_below
   uint32_t pending ABSL_GUARDED_BY(mu) = 0;
+  uint32_t wake_below ABSL_GUARDED_BY(mu) = 0;  // a paced sender waits for room
   std::vector<FrameResult>* results = nullptr;
 };
 
@@ -476,6 +479,19 @@ std::vector<FrameResult> Binding::Send(std::span<const std::span<const uint8_t>>
     if (results[index].error == SendError::kNone) results[index].error = error;
   };
   const uint32_t repeat = std::max<uint32_t>(options.repeat, 1);
+  // A paced send builds at most `look_ahead` frames ahead of the wire: kPacedLookAhead,
+  // and no more than half of the transmit packets or of the buffers its largest frame
+  // needs, so one paced send never runs the pools dry by itself.
+  size_t look_ahead = kPacedLookAhead;
+  if (interval > absl::ZeroDuration()) {
+    size_t largest = 1;
+    for (const auto& frame : frames) largest = std::max(largest, frame.size());
+    const size_t buffers_per_frame =
+        (largest + tx->buffers->buffer_size() - 1) / tx->buffers->buffer_size();
+    const size_t packets = size_t{tx->packets->descriptors()} + tx->packets->overflow_limit();
+    look_ahead = std::max<size_t>(
+        1, std::min({look_ahead, packets / 2, tx->buffers->buffer_count() / 2 / buffers_per_frame}));
+  }
   std::vector<TxItem> pending;  // built, not yet injected or handed over
   pending.reserve(kTxBatch);
   // Paced frames go through the transmit thread, which keeps the rate. Unpaced ones are
@@ -502,6 +518,22 @@ std::vector<FrameResult> Binding::Send(std::span<const std::span<const uint8_t>>
       if (state() != BindingState::kUp) {
         fail(i, closing_.load() ? SendError::kClosed : SendError::kBindingDown);
         continue;
+      }
+      // Paced: a long or repeated send needs only look_ahead packets, not one per frame,
+      // and waits for the transmit thread instead of running the pool dry (and failing
+      // with RESOURCES).
+      if (interval > absl::ZeroDuration()) {
+        std::unique_lock<Mutex> lock(batch.mu);
+        if (batch.pending + pending.size() >= look_ahead) {
+          lock.unlock();
+          flush();
+          lock.lock();
+          batch.wake_below = static_cast<uint32_t>(std::max<size_t>(1, look_ahead / 2));
+          batch.done.wait(lock, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            return batch.pending < batch.wake_below;
+          });
+          batch.wake_below = 0;
+        }
       }
       // Build without waiting first; before waiting for resources, hand what is built to
       // the transmit thread, since only it can free them.
@@ -592,7 +624,7 @@ void Binding::Complete(const TxItem* items, const SendError* errors, std::string
     start = i;
     // Notified under the lock: once pending is 0 the sender may return and destroy the
     // batch, so nothing may touch it after the lock is released.
-    if (batch->pending == 0) batch->done.notify_all();
+    if (batch->pending == 0 || batch->pending < batch->wake_below) batch->done.notify_all();
   }
 }
 

@@ -244,28 +244,71 @@ TEST_F(BindingTest, SendExhaustionFailsAtOnceOrWaitsForTheDeadline) {
   std::vector<Frame> frames;
   for (uint32_t i = 0; i < 300; ++i) frames.push_back(MakeFrame(i, 1000));
 
-  // Paced frames wait in the transmit queue, so 4 tx packets run out at once.
-  std::vector<FrameResult> at_once = sender->Send(Spans(frames), {.frames_per_second = 20000});
+  // Two slow paced sends keep the 4 tx packets out (each builds 2 frames ahead of the
+  // wire), so a third send finds none.
+  std::vector<Frame> slow;
+  for (uint32_t i = 0; i < 20; ++i) slow.push_back(MakeFrame(5000 + i, 100));
+  std::vector<std::thread> paced;
+  for (int i = 0; i < 2; ++i) {
+    paced.emplace_back([&] {
+      for (const auto& r : sender->Send(Spans(slow), {.frames_per_second = 20})) {
+        EXPECT_EQ(r.error, SendError::kNone);
+      }
+    });
+  }
+  ASSERT_TRUE(WaitFor([&] { return sender->Stats().tx_packets.in_use == 4; }, absl::Seconds(5)));
+  std::vector<FrameResult> at_once = sender->Send(Spans(frames), {});
   size_t sent = 0, resources = 0;
   for (const auto& r : at_once) {
     if (r.error == SendError::kNone) ++sent;
     if (r.error == SendError::kResources) ++resources;
   }
   EXPECT_EQ(sent + resources, frames.size());
-  EXPECT_GT(resources, 0u) << "4 tx packets never ran out for 300 paced frames";
+  EXPECT_GT(resources, 0u) << "4 tx packets never ran out with two paced sends holding them";
   EXPECT_EQ(sender->Stats().tx_failures[static_cast<int>(SendError::kResources)], resources);
-  // What the sender reported as sent arrived, and nothing else.
-  EXPECT_EQ(Collect(*subscriber, frames.size(), absl::Seconds(1)).size(), sent);
 
-  std::vector<FrameResult> waited = sender->Send(
-      Spans(frames), {.wait_for_resources = absl::Seconds(10), .frames_per_second = 20000});
+  // The same send waiting for resources gets every frame out as the paced ones free
+  // their packets.
+  std::vector<FrameResult> waited =
+      sender->Send(Spans(frames), {.wait_for_resources = absl::Seconds(10)});
   for (const auto& r : waited) ASSERT_EQ(r.error, SendError::kNone);
-  EXPECT_EQ(Collect(*subscriber, frames.size(), absl::Seconds(5)).size(), frames.size());
+  for (std::thread& t : paced) t.join();
+  // What the senders reported as sent arrived, and nothing else.
+  EXPECT_EQ(Collect(*subscriber, 4096, absl::Seconds(2)).size(), sent + frames.size() + 40);
 
   // Unpaced frames are injected by the caller, which recycles each packet before it
   // needs the next one: even fail-at-once sends all 300 with 4 packets.
   for (const auto& r : sender->Send(Spans(frames), {})) ASSERT_EQ(r.error, SendError::kNone);
   EXPECT_EQ(Collect(*subscriber, frames.size(), absl::Seconds(5)).size(), frames.size());
+  receiver->Unsubscribe(subscriber);
+}
+
+// A paced send builds only a few frames ahead of the wire: 500 paced frames (10 frames
+// repeated 50 times) go out through 16 transmit packets without waiting for resources,
+// none fails with RESOURCES, and at most half the packets are ever out.
+TEST_F(BindingTest, PacedRepeatBuildsOnlyALookAheadOfPackets) {
+  BindingOptions options;
+  options.tx.packet_descriptors = 16;
+  Binding* sender = Bind(ns_->a(), options);
+  Binding* receiver = Bind(ns_->b());
+  auto subscriber = receiver->Subscribe("count", 4096);
+  std::vector<Frame> frames;
+  for (uint32_t i = 0; i < 10; ++i) frames.push_back(MakeFrame(i, 200));
+  std::vector<Frame> got;
+  std::thread consumer([&] { got = Collect(*subscriber, 500, absl::Seconds(20)); });
+  const std::vector<FrameResult> results =
+      sender->Send(Spans(frames), {.frames_per_second = 20000, .repeat = 50});
+  consumer.join();
+  ASSERT_EQ(results.size(), frames.size());
+  for (const FrameResult& r : results) {
+    EXPECT_EQ(r.error, SendError::kNone);
+    EXPECT_EQ(r.sent, 50u);
+  }
+  ASSERT_EQ(got.size(), 500u);
+  for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], frames[i % 10]) << i;
+  const BindingStats stats = sender->Stats();
+  EXPECT_EQ(stats.tx_failures[static_cast<int>(SendError::kResources)], 0u);
+  EXPECT_LE(stats.tx_packets.high_watermark, 8u);
   receiver->Unsubscribe(subscriber);
 }
 
