@@ -69,7 +69,7 @@ absl::Status StreamLimitError(uint32_t limit) {
 bool SendMayBlock(const v1::SendFramesRequest& request) {
   return request.frames_per_second() > 0 || request.repeat() > 1 ||
          (request.has_wait_for_resources() &&
-          (request.wait_for_resources().seconds() > 0 || request.wait_for_resources().nanos() > 0));
+          DurationFromProto(request.wait_for_resources()) > absl::ZeroDuration());
 }
 
 // A streaming reactor's claim on one of the service's stream places.

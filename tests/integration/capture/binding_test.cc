@@ -98,6 +98,29 @@ class BindingTest : public ::testing::Test {
     return raw;
   }
 
+  // Hold mode with a subscriber that does not read yet: a burst of 100 frames fills
+  // `held` receive packets and the rest wait in the kernel ring, none dropped; as the
+  // subscriber reads, every frame comes out, in order.
+  void ExpectHeldInTheRing(const BindingOptions& receiver_options, uint64_t held) {
+    Binding* sender = Bind(ns_->a());
+    Binding* receiver = Bind(ns_->b(), receiver_options);
+    auto subscriber = receiver->Subscribe("slow-start", 1000);
+    std::vector<Frame> burst;
+    for (uint32_t i = 0; i < 100; ++i) burst.push_back(MakeFrame(i, 100));
+    for (const auto& r : sender->Send(Spans(burst), {})) ASSERT_EQ(r.error, SendError::kNone);
+    ASSERT_TRUE(WaitFor([&] { return receiver->Stats().rx_frames >= held; }, absl::Seconds(5)));
+    absl::SleepFor(absl::Milliseconds(100));
+    BindingStats now = receiver->Stats();
+    EXPECT_EQ(now.rx_frames, held);  // the rest wait in the ring
+    EXPECT_EQ(now.rx_resource_drops, 0u);
+    std::vector<Frame> got = Collect(*subscriber, 100, absl::Seconds(10));
+    ASSERT_EQ(got.size(), 100u);
+    for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], burst[i]) << i;
+    EXPECT_EQ(receiver->Stats().rx_resource_drops, 0u);
+    EXPECT_EQ(receiver->Stats().pcap.dropped, 0u);
+    receiver->Unsubscribe(subscriber);
+  }
+
   std::unique_ptr<testing::VethNamespace> ns_;
   std::vector<std::pair<std::unique_ptr<Binding>, BindingStats>> bindings_;
 };
@@ -187,24 +210,7 @@ TEST_F(BindingTest, HoldWhenExhaustedKeepsFramesInTheRingInsteadOfDropping) {
   options.rx.buffer_count = 64;
   options.rx_preallocate = 4;
   options.rx_hold_when_exhausted = true;
-  Binding* sender = Bind(ns_->a());
-  Binding* receiver = Bind(ns_->b(), options);
-  auto subscriber = receiver->Subscribe("slow-start", 1000);
-  std::vector<Frame> burst;
-  for (uint32_t i = 0; i < 100; ++i) burst.push_back(MakeFrame(i, 100));
-  for (const auto& r : sender->Send(Spans(burst), {})) ASSERT_EQ(r.error, SendError::kNone);
-  ASSERT_TRUE(WaitFor([&] { return receiver->Stats().rx_frames >= 8; }, absl::Seconds(5)));
-  absl::SleepFor(absl::Milliseconds(100));
-  BindingStats held = receiver->Stats();
-  EXPECT_EQ(held.rx_frames, 8u);  // the pool's 8 packets; the rest wait in the ring
-  EXPECT_EQ(held.rx_resource_drops, 0u);
-  // As the subscriber releases packets, the rest come out of the ring, in order.
-  std::vector<Frame> got = Collect(*subscriber, 100, absl::Seconds(10));
-  ASSERT_EQ(got.size(), 100u);
-  for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], burst[i]) << i;
-  EXPECT_EQ(receiver->Stats().rx_resource_drops, 0u);
-  EXPECT_EQ(receiver->Stats().pcap.dropped, 0u);
-  receiver->Unsubscribe(subscriber);
+  ExpectHeldInTheRing(options, 8);  // the pool's 8 packets
 }
 
 // Hold mode counts buffers as well as packets: with 64 receive packets but only 16
@@ -216,23 +222,7 @@ TEST_F(BindingTest, HoldWhenExhaustedCountsBuffersToo) {
   options.rx.buffer_count = 16;
   options.rx_preallocate = 8;
   options.rx_hold_when_exhausted = true;
-  Binding* sender = Bind(ns_->a());
-  Binding* receiver = Bind(ns_->b(), options);
-  auto subscriber = receiver->Subscribe("slow-start", 1000);
-  std::vector<Frame> burst;
-  for (uint32_t i = 0; i < 100; ++i) burst.push_back(MakeFrame(i, 100));
-  for (const auto& r : sender->Send(Spans(burst), {})) ASSERT_EQ(r.error, SendError::kNone);
-  ASSERT_TRUE(WaitFor([&] { return receiver->Stats().rx_frames >= 16; }, absl::Seconds(5)));
-  absl::SleepFor(absl::Milliseconds(100));
-  BindingStats held = receiver->Stats();
-  EXPECT_EQ(held.rx_frames, 16u);  // the 16 buffers' worth; the rest wait in the ring
-  EXPECT_EQ(held.rx_resource_drops, 0u);
-  std::vector<Frame> got = Collect(*subscriber, 100, absl::Seconds(10));
-  ASSERT_EQ(got.size(), 100u);
-  for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], burst[i]) << i;
-  EXPECT_EQ(receiver->Stats().rx_resource_drops, 0u);
-  EXPECT_EQ(receiver->Stats().pcap.dropped, 0u);
-  receiver->Unsubscribe(subscriber);
+  ExpectHeldInTheRing(options, 16);  // the 16 buffers' worth
 }
 
 TEST_F(BindingTest, SendExhaustionFailsAtOnceOrWaitsForTheDeadline) {
