@@ -27,12 +27,28 @@ absl::StatusOr<std::shared_ptr<capture::Binding>> BindingTable::Bind(
 }
 
 absl::Status BindingTable::Unbind(const std::string& interface) {
+  return Remove(interface, nullptr);
+}
+
+absl::Status BindingTable::UnbindIf(const std::string& interface,
+                                    const std::shared_ptr<capture::Binding>& expected) {
+  if (expected == nullptr) return absl::InvalidArgumentError("UnbindIf needs the binding expected");
+  return Remove(interface, expected);
+}
+
+absl::Status BindingTable::Remove(const std::string& interface,
+                                  const std::shared_ptr<capture::Binding>& expected) {
   std::shared_ptr<capture::Binding> binding;
   {
     MutexLock lock(&mu_);
     auto it = bindings_.find(interface);
     if (it == bindings_.end()) {
       return absl::NotFoundError(absl::StrCat("interface '", interface, "' is not bound"));
+    }
+    if (expected != nullptr && it->second != expected) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("interface '", interface,
+                       "' was bound again meanwhile; that binding is left as it is"));
     }
     binding = std::move(it->second);
     bindings_.erase(it);

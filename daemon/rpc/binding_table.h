@@ -23,6 +23,11 @@ class BindingTable {
                                                           const capture::BindingOptions& options);
   // Closes and removes a binding; NOT_FOUND when there is none.
   absl::Status Unbind(const std::string& interface);
+  // Closes and removes `expected` only while it is still the binding of `interface`:
+  // NOT_FOUND when the interface is not bound, FAILED_PRECONDITION (nothing closed) when
+  // another binding took its place meanwhile (an Unbind and a Bind through the API).
+  absl::Status UnbindIf(const std::string& interface,
+                        const std::shared_ptr<capture::Binding>& expected);
   // The binding of `interface`; NOT_FOUND with the bound names when there is none.
   absl::StatusOr<std::shared_ptr<capture::Binding>> Get(const std::string& interface) const;
   // Every binding, or just `interface` (NOT_FOUND if unknown) when it is not empty.
@@ -32,6 +37,10 @@ class BindingTable {
   void CloseAll();
 
  private:
+  // Unbind and UnbindIf; `expected` null takes whatever binding `interface` has.
+  absl::Status Remove(const std::string& interface,
+                      const std::shared_ptr<capture::Binding>& expected);
+
   mutable Mutex mu_;
   std::map<std::string, std::shared_ptr<capture::Binding>> bindings_ ABSL_GUARDED_BY(mu_);
 };
