@@ -25,6 +25,7 @@
 #include "daemon/heap_trimmer.h"
 #include "daemon/metrics/metrics_server.h"
 #include "daemon/metrics/prometheus_text.h"
+#include "daemon/process_settings.h"
 #include "daemon/rpc/binding_table.h"
 #include "daemon/rpc/config_reload.h"
 #include "daemon/rpc/pktpool_service.h"
@@ -162,6 +163,7 @@ absl::Status PrepareSocketPath(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  pktpool::ApplyDaemonProcessSettings();  // before any thread (malloc, absl::Mutex)
   CLI::App app{"pktpoold: NDIS-style packet pools on libpcap bindings, with a gRPC control plane"};
   Flags flags;
   app.add_option("--config", flags.config_path,

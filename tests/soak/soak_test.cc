@@ -63,9 +63,6 @@ constexpr double kQuietSeconds = 15;
 constexpr double kRssWindowSeconds = 5;
 constexpr double kRssFirstWindowEnd = 60;  // "the end of the first minute"
 constexpr double kRssGrowthLimitPercent = 1.0;
-// Runs shorter than this report the RSS growth without failing on it: at rest, 3-minute
-// runs measure +0.6 % to +1.8 % (glibc arena growth not yet understood; README).
-constexpr double kRssEnforcedFromSeconds = 10 * 60;
 constexpr uint32_t kLongLivedQueueFrames = 65536;
 
 // ---- options ------------------------------------------------------------------------
@@ -413,7 +410,8 @@ bool SoakRun::Setup() {
 
 bool SoakRun::StartDaemon() {
   // pktpoold as it runs in production: no malloc settings from the environment (its pool
-  // memory is mapped and populated, its heap trimmed; see daemon/heap_trimmer.h).
+  // memory is mapped and populated, its heap trimmed and its malloc set up at start; see
+  // daemon/heap_trimmer.h and daemon/process_settings.h).
   daemon_ = std::make_unique<testing::ChildProcess>(
       std::vector<std::string>{PKTPOOLD_PATH, "--config", config_, "--socket", socket_});
   if (!daemon_->started()) {
@@ -1112,12 +1110,6 @@ void SoakRun::CheckRss() {
                             : ""));
   if (first_n == 0 || last_n == 0) {
     Fail(3, "no RSS samples in a window");
-  } else if (growth >= kRssGrowthLimitPercent && Duration() < kRssEnforcedFromSeconds &&
-             options_.break_mode != "grow-pool") {
-    notes_.push_back(absl::StrFormat(
-        "RSS invariant NOT ENFORCED in a run under %.0f min: growth %.3f%% is over the limit "
-        "(a known open problem, tests/soak/README.md)",
-        kRssEnforcedFromSeconds / 60, growth));
   } else if (growth >= kRssGrowthLimitPercent) {
     Fail(3, absl::StrFormat("pktpoold RSS grew %.3f%% (%.0f kB -> %.0f kB), limit %.1f%%", growth,
                             first, last, kRssGrowthLimitPercent));
