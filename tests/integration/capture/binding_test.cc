@@ -15,9 +15,9 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/namespace_test.h"
 #include "tests/support/tcpdump.h"
 #include "tests/support/test_frame.h"
-#include "tests/support/veth_namespace.h"
 
 extern char** environ;
 
@@ -66,16 +66,8 @@ BindingOptions SmallReceivePool(uint32_t packets, bool hold) {
   return options;
 }
 
-class BindingTest : public ::testing::Test {
+class BindingTest : public testing::NamespaceTest {
  protected:
-  void SetUp() override {
-    PKTPOOL_REQUIRE_NET_ADMIN();
-    auto ns = testing::VethNamespace::Create();
-    ASSERT_TRUE(ns.ok()) << ns.status();
-    ns_ = std::move(*ns);
-    ASSERT_TRUE(ns_->Enter().ok());
-  }
-
   void TearDown() override {
     // Every pool back to its baseline once nothing holds frames.
     for (auto& [binding, baseline] : bindings_) {
@@ -121,7 +113,6 @@ class BindingTest : public ::testing::Test {
     receiver->Unsubscribe(subscriber);
   }
 
-  std::unique_ptr<testing::VethNamespace> ns_;
   std::vector<std::pair<std::unique_ptr<Binding>, BindingStats>> bindings_;
 };
 

@@ -24,10 +24,10 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "pktpool/v1/pktpool.grpc.pb.h"
+#include "tests/support/namespace_test.h"
 #include "tests/support/process.h"
 #include "tests/support/tcpdump.h"
 #include "tests/support/test_frame.h"
-#include "tests/support/veth_namespace.h"
 
 namespace pktpool {
 namespace {
@@ -79,14 +79,13 @@ std::vector<std::string> Columns(const std::string& table_text, size_t line = 0)
   return absl::StrSplit(lines[line], ' ', absl::SkipEmpty());
 }
 
-class CtlTest : public ::testing::Test {
+class CtlTest : public testing::NamespaceTest {
  protected:
+  CtlTest() : NamespaceTest("ctl-a", "ctl-b") {}
+
   void SetUp() override {
-    PKTPOOL_REQUIRE_NET_ADMIN();
-    auto ns = testing::VethNamespace::Create("ctl-a", "ctl-b");
-    ASSERT_TRUE(ns.ok()) << ns.status();
-    ns_ = std::move(*ns);
-    ASSERT_TRUE(ns_->Enter().ok());
+    NamespaceTest::SetUp();
+    if (!InNamespace()) return;
     dir_ = absl::StrCat("/tmp/pktpoolctl-test-", getpid(), "-", counter_++);
     std::filesystem::create_directories(dir_);
     socket_ = dir_ + "/pktpoold.sock";
@@ -160,7 +159,6 @@ class CtlTest : public ::testing::Test {
   }
 
   static inline int counter_ = 0;
-  std::unique_ptr<testing::VethNamespace> ns_;
   std::string dir_, socket_;
   std::unique_ptr<ChildProcess> daemon_;
   std::shared_ptr<grpc::Channel> channel_;

@@ -37,9 +37,9 @@
 #include "absl/time/clock.h"
 #include "google/protobuf/util/time_util.h"
 #include "pktpool/v1/pktpool.grpc.pb.h"
+#include "tests/support/namespace_test.h"
 #include "tests/support/tcpdump.h"
 #include "tests/support/test_frame.h"
-#include "tests/support/veth_namespace.h"
 #include "tests/unit/metrics/prometheus_text_parser.h"
 
 extern char** environ;
@@ -92,14 +92,11 @@ v1::PoolStats CurrentPool(const v1::BindingStats& stats, v1::PoolName name) {
 }
 
 // pktpoold as a child process in the test's namespace, its stderr in a file.
-class OpsTest : public ::testing::Test {
+class OpsTest : public testing::NamespaceTest {
  protected:
   void SetUp() override {
-    PKTPOOL_REQUIRE_NET_ADMIN();
-    auto ns = testing::VethNamespace::Create();
-    ASSERT_TRUE(ns.ok()) << ns.status();
-    ns_ = std::move(*ns);
-    ASSERT_TRUE(ns_->Enter().ok());
+    NamespaceTest::SetUp();
+    if (!InNamespace()) return;
     dir_ = absl::StrCat("/tmp/pktpoold-ops-", getpid(), "-", counter_++);
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
@@ -231,7 +228,6 @@ class OpsTest : public ::testing::Test {
   }
 
   static inline int counter_ = 0;
-  std::unique_ptr<testing::VethNamespace> ns_;
   std::string dir_, socket_, stderr_path_, config_path_;
   pid_t pid_ = -1;
   int notify_fd_ = -1;

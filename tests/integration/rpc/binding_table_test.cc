@@ -6,20 +6,13 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/support/veth_namespace.h"
+#include "tests/support/namespace_test.h"
 
 namespace pktpool::rpc {
 namespace {
 
-class BindingTableTest : public ::testing::Test {
+class BindingTableTest : public testing::NamespaceTest {
  protected:
-  void SetUp() override {
-    PKTPOOL_REQUIRE_NET_ADMIN();
-    auto ns = testing::VethNamespace::Create();
-    ASSERT_TRUE(ns.ok()) << ns.status();
-    ns_ = std::move(*ns);
-    ASSERT_TRUE(ns_->Enter().ok());
-  }
   void TearDown() override { table_.CloseAll(); }
 
   std::shared_ptr<capture::Binding> BindA() {
@@ -28,7 +21,6 @@ class BindingTableTest : public ::testing::Test {
     return bound.ok() ? *bound : nullptr;
   }
 
-  std::unique_ptr<testing::VethNamespace> ns_;
   BindingTable table_;
 };
 

@@ -21,9 +21,9 @@
 #include "absl/time/clock.h"
 #include "google/protobuf/util/time_util.h"
 #include "pktpool/v1/pktpool.grpc.pb.h"
+#include "tests/support/namespace_test.h"
 #include "tests/support/tcpdump.h"
 #include "tests/support/test_frame.h"
-#include "tests/support/veth_namespace.h"
 
 extern char** environ;
 
@@ -36,14 +36,11 @@ std::string MakeFrame(uint32_t sequence, size_t size) {
   return testing::TestFrame<std::string>(sequence, size);
 }
 
-class DaemonTest : public ::testing::Test {
+class DaemonTest : public testing::NamespaceTest {
  protected:
   void SetUp() override {
-    PKTPOOL_REQUIRE_NET_ADMIN();
-    auto ns = testing::VethNamespace::Create();
-    ASSERT_TRUE(ns.ok()) << ns.status();
-    ns_ = std::move(*ns);
-    ASSERT_TRUE(ns_->Enter().ok());
+    NamespaceTest::SetUp();
+    if (!InNamespace()) return;
     socket_ = absl::StrCat("/tmp/pktpoold-test-", getpid(), "-", counter_++, ".sock");
     StartDaemon({"--bind", ns_->a(), "--bind", ns_->b()});
   }
@@ -145,7 +142,6 @@ class DaemonTest : public ::testing::Test {
   }
 
   static inline int counter_ = 0;
-  std::unique_ptr<testing::VethNamespace> ns_;
   std::string socket_;
   pid_t pid_ = -1;
   std::shared_ptr<grpc::Channel> channel_;
