@@ -91,17 +91,14 @@ std::vector<ReloadNote> ConfiguredBindings::Apply(const v1::DaemonConfig& next) 
       // UnbindIf, not Unbind: an API Unbind and Bind between StillOurs and here must not
       // lose the API's new binding.
       absl::Status unbound = bindings_->UnbindIf(it->first, ours);
-      if (unbound.ok()) {
-        notes.push_back({6, absl::StrCat("reload: unbound ", it->first,
-                                         " (no longer in the config)")});
-      } else if (absl::IsNotFound(unbound) || absl::IsFailedPrecondition(unbound)) {
-        notes.push_back({5, absl::StrCat("reload: not unbinding ", it->first,
-                                         " (unbound or bound again through the API "
-                                         "meanwhile): ", unbound.message())});
-      } else {
-        notes.push_back({3, absl::StrCat("reload: cannot unbind ", it->first, ": ",
-                                         unbound.message())});
-      }
+      // Its only errors: NOT_FOUND or FAILED_PRECONDITION (the API got there first).
+      notes.push_back(unbound.ok()
+                          ? ReloadNote{6, absl::StrCat("reload: unbound ", it->first,
+                                                       " (no longer in the config)")}
+                          : ReloadNote{5, absl::StrCat("reload: not unbinding ", it->first,
+                                                       " (unbound or bound again through the "
+                                                       "API meanwhile): ",
+                                                       unbound.message())});
     }
     it = owned_.erase(it);
   }
