@@ -1,6 +1,7 @@
 #include "daemon/capture/binding.h"
 
 #include <net/if.h>
+#include <pthread.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -28,14 +29,6 @@ constexpr int kMaxDispatchRounds = 64;  // per wake-up, so Close is never starve
 // looks at the pool while it is empty.
 constexpr uint32_t kMaxHoldBudget = 4096;
 constexpr absl::Duration kHoldRetry = absl::Milliseconds(1);
-// Frames per hand-off to the transmit thread, per sendmmsg, and per completion.
-constexpr size_t kTxBatch = 32;
-// Frames a paced send builds ahead of the wire at most (its transmit packets in use).
-constexpr size_t kPacedLookAhead = 4 * kTxBatch;
-// Spins (yielding) before a futex sleep on the send path; see Send and TxLoop.
-constexpr absl::Duration kCompletionSpin = absl::Microseconds(200);
-constexpr absl::Duration kQueueSpin = absl::Microseconds(200);
-
 // The interface's MTU, or 1500 when it cannot be read.
 uint32_t InterfaceMtu(const std::string& name) {
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -74,27 +67,6 @@ std::string_view BindingStateName(BindingState state) {
   return "UNKNOWN";
 }
 
-std::string_view SendErrorName(SendError error) {
-  switch (error) {
-    case SendError::kNone: return "sent";
-    case SendError::kResources: return "resources";
-    case SendError::kEmptyFrame: return "empty_frame";
-    case SendError::kFrameTooLarge: return "frame_too_large";
-    case SendError::kBindingDown: return "binding_down";
-    case SendError::kInjectFailed: return "inject_failed";
-    case SendError::kClosed: return "closed";
-  }
-  return "unknown";
-}
-
-struct Binding::SendBatch {
-  Mutex mu;
-  std::condition_variable_any done;  // pending reached 0, or fell below wake_below
-  uint32_t pending ABSL_GUARDED_BY(mu) = 0;
-  uint32_t wake_below ABSL_GUARDED_BY(mu) = 0;  // a paced sender waits for room
-  std::vector<FrameResult>* results = nullptr;
-};
-
 absl::StatusOr<std::unique_ptr<Binding>> Binding::Open(const std::string& interface,
                                                        const BindingOptions& options) {
   if (absl::Status valid = ValidateOptions(options); !valid.ok()) return valid;
@@ -112,25 +84,16 @@ Binding::Binding(std::string interface, BindingOptions options)
 Binding::~Binding() { Close(); }
 
 absl::Status Binding::Start() {
+  auto tx = TxPath::Create(&memory_, options_.tx, interface_,
+                           [this] { return InterfaceChanged(); });
+  if (!tx.ok()) return tx.status();
+  tx_ = std::move(*tx);
   if (absl::Status opened = OpenHandles(); !opened.ok()) return opened;
   rx_frame_room_ = std::min(InterfaceMtu(interface_) + kLinkHeaderRoomBytes, options_.snaplen);
   auto rx = RxPath::Create(&memory_, options_.rx, rx_frame_room_, options_.rx_preallocate);
   if (!rx.ok()) return rx.status();
   rx_current_ = rx->get();
   rx_.store(std::shared_ptr<RxPath>(std::move(*rx)));
-  auto tx_packets = pool::PacketPool::Create({.descriptors = options_.tx.packet_descriptors,
-                                              .overflow_descriptors = options_.tx.packet_overflow,
-                                              .tag = pool::MemoryTag("TXPK"),
-                                              .direction = pool::PoolDirection::kTx,
-                                              .memory = &memory_});
-  if (!tx_packets.ok()) return tx_packets.status();
-  auto tx_buffers = BufferSlab::Create(&memory_, options_.tx.buffer_count, options_.tx.buffer_size,
-                                       pool::MemoryTag("TXBF"), pool::MemoryTag("TXBD"),
-                                       pool::PoolDirection::kTx);
-  if (!tx_buffers.ok()) return tx_buffers.status();
-  tx_.store(std::make_shared<const TxPools>(TxPools{
-      std::shared_ptr<pool::PacketPool>(tx_packets->release(), pool::PacketPool::Closer()),
-      std::shared_ptr<BufferSlab>(std::move(*tx_buffers))}));
   {
     MutexLock lock(&tune_mu_);
     rx_sizes_ = options_.rx;
@@ -152,8 +115,10 @@ absl::Status Binding::Start() {
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, capture_->selectable_fd(), &capture);
 
   state_.store(BindingState::kUp, std::memory_order_release);
-  rx_thread_ = std::thread([this] { RxLoop(); });
-  tx_thread_ = std::thread([this] { TxLoop(); });
+  rx_thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), ("rx " + interface_).substr(0, 15).c_str());
+    RxLoop();
+  });
   return absl::OkStatus();
 }
 
@@ -163,12 +128,9 @@ absl::Status Binding::OpenHandles() {
   auto inject = PcapHandle::OpenInject(interface_);
   if (!inject.ok()) return inject.status();
   capture_ = std::move(*capture);
-  {
-    std::unique_lock lock(io_mu_);
-    inject_ = std::move(*inject);
-  }
   interface_index_.store(static_cast<int32_t>(if_nametoindex(interface_.c_str())),
                          std::memory_order_relaxed);
+  tx_->SetInjectHandle(std::move(*inject));
   return absl::OkStatus();
 }
 
@@ -258,10 +220,7 @@ void Binding::GoDown(const std::string& why) {
     pcap_closed_ = {pcap_received_.load(), pcap_dropped_.load(), pcap_if_dropped_.load()};
     capture_.reset();
   }
-  {
-    std::unique_lock lock(io_mu_);
-    inject_.reset();
-  }
+  tx_->SetInjectHandle(std::nullopt);
   state_.store(BindingState::kDown, std::memory_order_release);
   down_events_.fetch_add(1, std::memory_order_relaxed);
   std::fprintf(stderr, "<4>pktpool: binding %s is DOWN: %s\n", interface_.c_str(), why.c_str());
@@ -357,380 +316,16 @@ void Binding::RxLoop() {
   rx_subscribers_.clear();
 }
 
-// ---- send -------------------------------------------------------------------------
-
-pool::Packet* Binding::BuildTxPacket(const TxPools& tx, std::span<const uint8_t> frame,
-                                     absl::Time deadline) {
-  const uint32_t buffer_size = tx.buffers->buffer_size();
-  const uint32_t buffers_needed =
-      static_cast<uint32_t>((frame.size() + buffer_size - 1) / buffer_size);
-  while (true) {
-    const uint64_t generation = tx_free_generation_.load();
-    pool::Packet* packet = nullptr;
-    if (tx.packets->Allocate(&packet) == pool::Status::kSuccess) {
-      uint32_t chained = 0;
-      for (; chained < buffers_needed; ++chained) {
-        pool::Buffer* buffer = tx.buffers->Acquire();
-        if (buffer == nullptr) break;
-        pool::ChainBufferAtBack(packet, buffer);
-      }
-      if (chained == buffers_needed) {
-        // A frame larger than one buffer is split over the chain; the last buffer is
-        // length-adjusted.
-        pool::CopyIntoPacket(packet, frame);
-        return packet;
-      }
-      FreeTxPacket(packet);
-    }
-    if (closing_.load() || absl::Now() >= deadline) return nullptr;
-    std::unique_lock<Mutex> lock(tx_free_mu_);
-    tx_free_waiters_.fetch_add(1);  // seq_cst: pairs with NotifyTxFreed's load
-    tx_freed_.wait_for(lock, absl::ToChronoNanoseconds(deadline - absl::Now()), [&] {
-      return tx_free_generation_.load() != generation || closing_.load();
-    });
-    tx_free_waiters_.fetch_sub(1);
-  }
-}
-
-void Binding::NotifyTxFreed() {
-  tx_free_generation_.fetch_add(1);  // seq_cst: pairs with the waiter's increment
-  if (tx_free_waiters_.load() == 0) return;
-  MutexLock lock(&tx_free_mu_);
-  tx_freed_.notify_all();
-}
-
-void Binding::FreeTxPacket(pool::Packet* packet) {
-  // Buffers and packet go back to their own pools, whichever generation they are from.
-  while (pool::Buffer* buffer = pool::UnchainBufferAtFront(packet)) BufferSlab::Release(buffer);
-  pool::ReinitializePacket(packet);
-  pool::FreePacket(packet);
-}
-
-void Binding::InjectNow(std::vector<TxItem>* items) {
-  const size_t n = items->size();
-  if (n == 0) return;
-  {
-    SendBatch* batch = items->front().batch;
-    MutexLock lock(&batch->mu);
-    batch->pending += static_cast<uint32_t>(n);
-  }
-  SendError errors[kTxBatch];
-  std::string details[kTxBatch];
-  if (closing_.load()) {
-    std::fill(errors, errors + n, SendError::kClosed);
-  } else {
-    InjectBatch(items->data(), n, errors, details);
-  }
-  Complete(items->data(), errors, details, n);
-  items->clear();
-}
-
-void Binding::Enqueue(std::vector<TxItem>* items) {
-  if (items->empty()) return;
-  {
-    SendBatch* batch = items->front().batch;  // one Send call's items
-    MutexLock lock(&batch->mu);
-    batch->pending += static_cast<uint32_t>(items->size());
-  }
-  bool queued = false;
-  {
-    MutexLock lock(&tx_mu_);
-    if (!tx_stop_) {
-      tx_queue_.insert(tx_queue_.end(), items->begin(), items->end());
-      tx_queue_depth_.fetch_add(static_cast<uint32_t>(items->size()), std::memory_order_relaxed);
-      queued = true;
-    }
-  }
-  if (queued) {
-    tx_ready_.notify_one();
-  } else {
-    std::vector<SendError> errors(items->size(), SendError::kClosed);
-    std::vector<std::string> details(items->size());
-    Complete(items->data(), errors.data(), details.data(), items->size());
-  }
-  items->clear();
-}
+// ---- send ------------------------------------------------------------------------
 
 std::vector<FrameResult> Binding::Send(std::span<const std::span<const uint8_t>> frames,
-                                       const SendOptions& options) {
-  std::vector<FrameResult> results(frames.size());
-  {
-    MutexLock lock(&senders_mu_);
-    if (closing_.load()) {
-      for (auto& r : results) r.error = SendError::kClosed;
-      tx_failures_[static_cast<int>(SendError::kClosed)].fetch_add(frames.size());
-      return results;
-    }
-    ++active_senders_;
-  }
-  // This call's transmit generation: a TunePool meanwhile does not change it under us.
-  const std::shared_ptr<const TxPools> tx = tx_.load();
-  const size_t max_frame = std::min<size_t>(
-      kMaxFrameBytes, static_cast<size_t>(tx->buffers->buffer_size()) * tx->buffers->buffer_count());
-  SendBatch batch;
-  batch.results = &results;
-  const absl::Duration interval = options.frames_per_second > 0
-                                      ? absl::Seconds(1.0 / options.frames_per_second)
-                                      : absl::ZeroDuration();
-  const absl::Time deadline = absl::Now() + options.wait_for_resources;
-  auto fail = [&](uint32_t index, SendError error) {
-    tx_failures_[static_cast<int>(error)].fetch_add(1, std::memory_order_relaxed);
-    MutexLock lock(&batch.mu);
-    if (results[index].error == SendError::kNone) results[index].error = error;
-  };
-  const uint32_t repeat = std::max<uint32_t>(options.repeat, 1);
-  // A paced send builds at most `look_ahead` frames ahead of the wire: kPacedLookAhead,
-  // and no more than half of the transmit packets or of the buffers its largest frame
-  // needs, so one paced send never runs the pools dry by itself.
-  size_t look_ahead = kPacedLookAhead;
-  if (interval > absl::ZeroDuration()) {
-    size_t largest = 1;
-    for (const auto& frame : frames) largest = std::max(largest, frame.size());
-    const size_t buffers_per_frame =
-        (largest + tx->buffers->buffer_size() - 1) / tx->buffers->buffer_size();
-    const size_t packets = size_t{tx->packets->descriptors()} + tx->packets->overflow_limit();
-    look_ahead = std::max<size_t>(
-        1, std::min({look_ahead, packets / 2, tx->buffers->buffer_count() / 2 / buffers_per_frame}));
-  }
-  std::vector<TxItem> pending;  // built, not yet injected or handed over
-  pending.reserve(kTxBatch);
-  // Paced frames go through the transmit thread, which keeps the rate. Unpaced ones are
-  // injected by this thread: the frame is still in its cache and nothing waits on a
-  // hand-off (measured: the transmit thread alone stayed below tcpreplay's rate).
-  auto flush = [&] {
-    if (interval > absl::ZeroDuration()) {
-      Enqueue(&pending);
-    } else {
-      InjectNow(&pending);
-    }
-  };
-  for (uint32_t round = 0; round < repeat; ++round) {
-    for (uint32_t i = 0; i < frames.size(); ++i) {
-      const auto frame = frames[i];
-      if (frame.empty()) {
-        fail(i, SendError::kEmptyFrame);
-        continue;
-      }
-      if (frame.size() > max_frame) {
-        fail(i, SendError::kFrameTooLarge);
-        continue;
-      }
-      if (state() != BindingState::kUp) {
-        fail(i, closing_.load() ? SendError::kClosed : SendError::kBindingDown);
-        continue;
-      }
-      // Paced: a long or repeated send needs only look_ahead packets, not one per frame,
-      // and waits for the transmit thread instead of running the pool dry (and failing
-      // with RESOURCES).
-      if (interval > absl::ZeroDuration()) {
-        std::unique_lock<Mutex> lock(batch.mu);
-        if (batch.pending + pending.size() >= look_ahead) {
-          lock.unlock();
-          flush();
-          lock.lock();
-          batch.wake_below = static_cast<uint32_t>(std::max<size_t>(1, look_ahead / 2));
-          batch.done.wait(lock, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            return batch.pending < batch.wake_below;
-          });
-          batch.wake_below = 0;
-        }
-      }
-      // Build without waiting first; before waiting for resources, hand what is built to
-      // the transmit thread, since only it can free them.
-      pool::Packet* packet = BuildTxPacket(*tx, frame, absl::InfinitePast());
-      if (packet == nullptr && !pending.empty()) {
-        flush();
-        packet = BuildTxPacket(*tx, frame, deadline);
-      } else if (packet == nullptr) {
-        packet = BuildTxPacket(*tx, frame, deadline);
-      }
-      if (packet == nullptr) {
-        fail(i, closing_.load() ? SendError::kClosed : SendError::kResources);
-        continue;
-      }
-      pending.push_back({packet, &batch, i, interval});
-      if (pending.size() >= kTxBatch) flush();
-    }
-  }
-  flush();
-  {
-    // A short yielding spin before sleeping: the last frames usually complete within
-    // microseconds, and a futex sleep and wake-up here would leave the transmit thread
-    // idle between one Send call and the next.
-    std::unique_lock<Mutex> lock(batch.mu);
-    const absl::Time spin_until = absl::Now() + kCompletionSpin;
-    while (batch.pending != 0 && absl::Now() < spin_until) {
-      lock.unlock();
-      std::this_thread::yield();
-      lock.lock();
-    }
-    batch.done.wait(lock, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return batch.pending == 0; });
-  }
-  {
-    MutexLock lock(&senders_mu_);
-    --active_senders_;
-  }
-  senders_left_.notify_all();
-  return results;
+                                       const SendOptions& options,
+                                       std::span<const int64_t> offsets_ns) {
+  return tx_->Send(frames, options, offsets_ns);
 }
 
-SendError Binding::InjectOne(pool::Packet* packet, std::string* detail) {
-  // A chain too long for InjectBatch's iovecs: joined into one contiguous frame.
-  std::vector<uint8_t> joined(pool::QueryPacket(*packet).total_length);
-  pool::CopyOutOfPacket(*packet, joined);
-  iovec part{joined.data(), joined.size()};
-  mmsghdr message{};
-  message.msg_hdr.msg_iov = &part;
-  message.msg_hdr.msg_iovlen = 1;
-  std::shared_lock lock(io_mu_);
-  if (!inject_) return SendError::kBindingDown;
-  if (inject_->InjectBatch(&message, 1) != 1) {
-    *detail = std::strerror(errno);
-    return InterfaceChanged() ? SendError::kBindingDown : SendError::kInjectFailed;
-  }
-  tx_frames_.fetch_add(1, std::memory_order_relaxed);
-  tx_bytes_.fetch_add(joined.size(), std::memory_order_relaxed);
-  return SendError::kNone;
-}
-
-void Binding::Complete(const TxItem* items, const SendError* errors, std::string* details,
-                       size_t n) {
-  if (n == 0) return;
-  // ProtocolSendComplete: the status goes into each packet's OOB data, then the packet
-  // and its buffers are reinitialized and returned.
-  for (size_t i = 0; i < n; ++i) {
-    items[i].packet->oob().send_status =
-        errors[i] == SendError::kNone ? pool::Status::kSuccess : pool::Status::kFailure;
-    FreeTxPacket(items[i].packet);
-    if (errors[i] != SendError::kNone) {
-      tx_failures_[static_cast<int>(errors[i])].fetch_add(1, std::memory_order_relaxed);
-    }
-  }
-  NotifyTxFreed();
-  for (size_t start = 0; start < n;) {
-    SendBatch* batch = items[start].batch;
-    MutexLock lock(&batch->mu);
-    size_t i = start;
-    for (; i < n && items[i].batch == batch; ++i) {
-      FrameResult& result = (*batch->results)[items[i].index];
-      if (errors[i] == SendError::kNone) {
-        ++result.sent;
-      } else if (result.error == SendError::kNone) {
-        result.error = errors[i];
-        result.detail = std::move(details[i]);
-      }
-    }
-    batch->pending -= static_cast<uint32_t>(i - start);
-    start = i;
-    // Notified under the lock: once pending is 0 the sender may return and destroy the
-    // batch, so nothing may touch it after the lock is released.
-    if (batch->pending == 0 || batch->pending < batch->wake_below) batch->done.notify_all();
-  }
-}
-
-void Binding::InjectBatch(const TxItem* items, size_t n, SendError* errors,
-                          std::string* details) {
-  // One iovec per buffer of each chain: a split frame is joined by the kernel.
-  constexpr size_t kMaxIov = 8;
-  mmsghdr messages[kTxBatch] = {};
-  iovec iov[kTxBatch][kMaxIov];
-  size_t start = 0;
-  while (start < n) {
-    // Messages up to the first chain too long for kMaxIov, which goes alone.
-    size_t count = 0;
-    for (; start + count < n; ++count) {
-      const TxItem& item = items[start + count];
-      size_t parts = 0;
-      for (const pool::Buffer* b = item.packet->first_buffer(); b != nullptr; b = b->next()) {
-        if (parts == kMaxIov) break;
-        iov[count][parts++] = {b->address(), b->length()};
-      }
-      if (parts == kMaxIov && pool::QueryPacket(*item.packet).buffer_count > kMaxIov) break;
-      messages[count].msg_hdr = {};
-      messages[count].msg_hdr.msg_iov = iov[count];
-      messages[count].msg_hdr.msg_iovlen = parts;
-    }
-    if (count == 0) {
-      errors[start] = InjectOne(items[start].packet, &details[start]);
-      ++start;
-      continue;
-    }
-    std::shared_lock lock(io_mu_);
-    size_t done = 0;
-    while (done < count) {
-      if (!inject_) {
-        for (; done < count; ++done) errors[start + done] = SendError::kBindingDown;
-        break;
-      }
-      const int sent = inject_->InjectBatch(messages + done, static_cast<unsigned>(count - done));
-      if (sent > 0) {
-        for (int i = 0; i < sent; ++i, ++done) {
-          errors[start + done] = SendError::kNone;
-          tx_frames_.fetch_add(1, std::memory_order_relaxed);
-          tx_bytes_.fetch_add(messages[done].msg_len, std::memory_order_relaxed);
-        }
-      } else {
-        // The first remaining frame failed (e.g. EMSGSIZE): report it, go on after it.
-        details[start + done] = std::strerror(errno);
-        errors[start + done] =
-            InterfaceChanged() ? SendError::kBindingDown : SendError::kInjectFailed;
-        ++done;
-      }
-    }
-    start += count;
-  }
-}
-
-void Binding::TxLoop() {
-  absl::Time next_due = absl::InfinitePast();
-  std::deque<TxItem> items;
-  TxItem group[kTxBatch];
-  SendError errors[kTxBatch];
-  std::string details[kTxBatch];
-  while (true) {
-    {
-      std::unique_lock<Mutex> lock(tx_mu_);
-      // A short spin before sleeping: a sender's next frames usually follow within
-      // microseconds.
-      const absl::Time spin_until = absl::Now() + kQueueSpin;
-      while (!tx_stop_ && tx_queue_.empty() && absl::Now() < spin_until) {
-        lock.unlock();
-        std::this_thread::yield();
-        lock.lock();
-      }
-      tx_ready_.wait(lock, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return tx_stop_ || !tx_queue_.empty();
-      });
-      if (tx_queue_.empty()) break;  // stopping, and everything queued is done
-      items.swap(tx_queue_);         // take everything queued in one lock
-    }
-    tx_queue_depth_.fetch_sub(static_cast<uint32_t>(items.size()), std::memory_order_relaxed);
-    while (!items.empty()) {
-      if (items.front().interval > absl::ZeroDuration()) {
-        // Paced: one frame at a time, completed at once.
-        const TxItem item = items.front();
-        items.pop_front();
-        const absl::Time now = absl::Now();
-        if (next_due > now) absl::SleepFor(next_due - now);
-        next_due = std::max(now, next_due) + item.interval;
-        details[0].clear();
-        errors[0] = InjectOne(item.packet, &details[0]);
-        Complete(&item, errors, details, 1);
-        continue;
-      }
-      // As fast as possible: up to kTxBatch unpaced frames in one sendmmsg.
-      size_t count = 0;
-      while (count < kTxBatch && !items.empty() &&
-             items.front().interval == absl::ZeroDuration()) {
-        group[count] = items.front();
-        details[count].clear();
-        items.pop_front();
-        ++count;
-      }
-      InjectBatch(group, count, errors, details);
-      Complete(group, errors, details, count);
-    }
-  }
+std::unique_ptr<SendSession> Binding::StartSend(const SendOptions& options) {
+  return tx_->StartSession(options);
 }
 
 // ---- subscribers, stats, close ------------------------------------------------------
@@ -772,12 +367,7 @@ void Binding::ReapRetired() {
     path->DrainReturned();
     return path->Idle();
   });
-  std::erase_if(retired_tx_packets_, [](const std::shared_ptr<pool::PacketPool>& pool) {
-    return pool.use_count() == 1 && pool->Stats().in_use == 0;
-  });
-  std::erase_if(retired_tx_buffers_, [](const std::shared_ptr<BufferSlab>& slab) {
-    return slab.use_count() == 1 && slab->Stats().in_use == 0;
-  });
+  tx_->ReapRetired();
 }
 
 absl::StatusOr<TuneResult> Binding::TunePool(PoolId which, const TuneRequest& request) {
@@ -801,9 +391,7 @@ absl::StatusOr<TuneResult> Binding::TunePool(PoolId which, const TuneRequest& re
                                              .memory = &memory_});
     if (!created.ok()) return created.status();
     std::shared_ptr<pool::PacketPool> packets(created->release(), pool::PacketPool::Closer());
-    std::shared_ptr<const TxPools> old = tx_.load();
-    tx_.store(std::make_shared<const TxPools>(TxPools{packets, old->buffers}));
-    retired_tx_packets_.push_back(old->packets);
+    tx_->ReplacePackets(packets);
     tx_sizes_.packet_descriptors = request.descriptors;
     tx_sizes_.packet_overflow = packets->overflow_limit();
     result.applied = packets->Stats();
@@ -815,9 +403,7 @@ absl::StatusOr<TuneResult> Binding::TunePool(PoolId which, const TuneRequest& re
                                       generation);
     if (!created.ok()) return created.status();
     std::shared_ptr<BufferSlab> buffers(std::move(*created));
-    std::shared_ptr<const TxPools> old = tx_.load();
-    tx_.store(std::make_shared<const TxPools>(TxPools{old->packets, buffers}));
-    retired_tx_buffers_.push_back(old->buffers);
+    tx_->ReplaceBuffers(buffers);
     tx_sizes_.buffer_count = request.descriptors;
     tx_sizes_.buffer_size = size;
     result.applied = buffers->Stats();
@@ -861,12 +447,14 @@ BindingStats Binding::Stats() const {
   stats.rx_frames = rx_frames_.load(std::memory_order_relaxed);
   stats.rx_bytes = rx_bytes_.load(std::memory_order_relaxed);
   stats.rx_resource_drops = rx_resource_drops_.load(std::memory_order_relaxed);
-  stats.tx_frames = tx_frames_.load(std::memory_order_relaxed);
-  stats.tx_bytes = tx_bytes_.load(std::memory_order_relaxed);
-  for (int i = 0; i < kSendErrorCount; ++i) {
-    stats.tx_failures[i] = tx_failures_[i].load(std::memory_order_relaxed);
-  }
-  stats.tx_queue_depth = tx_queue_depth_.load(std::memory_order_relaxed);
+  TxStats tx = tx_->Stats();
+  stats.tx_frames = tx.frames;
+  stats.tx_bytes = tx.bytes;
+  std::copy(std::begin(tx.failures), std::end(tx.failures), std::begin(stats.tx_failures));
+  stats.tx_queue_depth = tx.queue_depth;
+  stats.tx_late_frames = tx.late_frames;
+  stats.tx_packets = tx.packets;
+  stats.tx_buffers = tx.buffers;
   stats.down_events = down_events_.load(std::memory_order_relaxed);
   stats.pcap = {pcap_received_.load(), pcap_dropped_.load(), pcap_if_dropped_.load()};
   {
@@ -890,13 +478,8 @@ BindingStats Binding::Stats() const {
       stats.draining.push_back(old->PacketStats());
       stats.draining.push_back(old->BufferStats());
     }
-    for (const auto& old : retired_tx_packets_) stats.draining.push_back(old->Stats());
-    for (const auto& old : retired_tx_buffers_) stats.draining.push_back(old->Stats());
   }
-  if (std::shared_ptr<const TxPools> tx = tx_.load()) {
-    stats.tx_packets = tx->packets->Stats();
-    stats.tx_buffers = tx->buffers->Stats();
-  }
+  stats.draining.insert(stats.draining.end(), tx.draining.begin(), tx.draining.end());
   stats.memory = memory_.AllUsage();
   return stats;
 }
@@ -908,23 +491,9 @@ void Binding::Close() {
     closed_ = true;
   }
   state_.store(BindingState::kUnbinding, std::memory_order_release);
-  {
-    MutexLock lock(&senders_mu_);
-    closing_.store(true);
-  }
-  // Senders waiting for tx resources give up; queued frames are still injected (or
-  // fail explicitly) by the transmit thread before it stops.
-  tx_freed_.notify_all();
-  {
-    MutexLock lock(&tx_mu_);
-    tx_stop_ = true;
-  }
-  tx_ready_.notify_all();
-  if (tx_thread_.joinable()) tx_thread_.join();
-  {
-    std::unique_lock<Mutex> lock(senders_mu_);
-    senders_left_.wait(lock, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return active_senders_ == 0; });
-  }
+  closing_.store(true);
+  // New sends fail; queued frames already due are injected, the rest fail explicitly.
+  if (tx_) tx_->Close();
   std::vector<std::shared_ptr<CaptureSubscriber>> subscribers;
   {
     MutexLock lock(&subscribers_mu_);
@@ -942,8 +511,6 @@ void Binding::Close() {
     MutexLock lock(&tune_mu_);
     receive_paths.swap(retired_rx_);
     pending_rx_.reset();  // built by a TunePool the receive thread never took: no frames
-    retired_tx_packets_.clear();  // closing a retired pool lets it drain by itself
-    retired_tx_buffers_.clear();
   }
   if (std::shared_ptr<RxPath> current = rx_.load()) receive_paths.push_back(std::move(current));
   rx_.store(nullptr);
@@ -957,12 +524,11 @@ void Binding::Close() {
     new std::shared_ptr<RxPath>(std::move(path));  // deliberately leaked
   }
   receive_paths.clear();
-  tx_.store(nullptr);
-  capture_.reset();
-  {
-    std::unique_lock lock(io_mu_);
-    inject_.reset();
+  if (tx_) {
+    tx_->SetInjectHandle(std::nullopt);
+    tx_->ReleasePools();
   }
+  capture_.reset();
   if (epoll_fd_ >= 0) close(epoll_fd_);
   if (stop_fd_ >= 0) close(stop_fd_);
   epoll_fd_ = stop_fd_ = -1;

@@ -24,6 +24,7 @@
 #include "daemon/capture/capture_subscriber.h"
 #include "daemon/capture/pcap_handle.h"
 #include "daemon/capture/rx_path.h"
+#include "daemon/capture/tx_path.h"
 #include "daemon/pool/mutex.h"
 #include "daemon/pool/packet_pool.h"
 #include "daemon/pool/pool_stats.h"
@@ -34,27 +35,6 @@ namespace pktpool::capture {
 enum class BindingState : uint8_t { kBinding, kUp, kDown, kUnbinding };
 // "BINDING", "UP", "DOWN", "UNBINDING".
 std::string_view BindingStateName(BindingState state);
-
-// Why a frame was not sent.
-enum class SendError : uint8_t {
-  kNone,           // sent
-  kResources,      // no tx packet or buffer within the wait (NDIS_STATUS_RESOURCES)
-  kEmptyFrame,     // zero bytes
-  kFrameTooLarge,  // larger than the tx buffers can hold or libpcap can inject
-  kBindingDown,    // the interface is gone (the binding is DOWN)
-  kInjectFailed,   // the kernel refused it (detail has the reason, e.g. over the MTU)
-  kClosed,         // the binding is closing
-};
-inline constexpr int kSendErrorCount = 7;
-// "sent", "resources", "empty_frame", ... (stable names, used in stats).
-std::string_view SendErrorName(SendError error);
-
-// What happened to one frame of a Send call.
-struct FrameResult {
-  SendError error = SendError::kNone;  // the first failure, if any
-  uint32_t sent = 0;                   // times injected (repeat > 1 sends it repeatedly)
-  std::string detail;                  // libpcap's message for kInjectFailed
-};
 
 // The four pools of a binding.
 enum class PoolId : uint8_t { kRxPackets, kRxBuffers, kTxPackets, kTxBuffers };
@@ -72,13 +52,6 @@ struct TuneResult {
   bool overflow_clamped = false;  // NdisAllocatePacketPoolEx reduced the overflow
 };
 
-struct SendOptions {
-  // How long to wait for a free tx packet or buffer; zero fails at once with kResources.
-  absl::Duration wait_for_resources = absl::ZeroDuration();
-  double frames_per_second = 0;  // pacing of this request; 0: as fast as possible
-  uint32_t repeat = 1;           // the frames are sent this many times, in order
-};
-
 struct BindingStats {
   std::string interface;
   BindingState state = BindingState::kBinding;
@@ -89,7 +62,8 @@ struct BindingStats {
   uint64_t tx_frames = 0;
   uint64_t tx_bytes = 0;
   uint64_t tx_failures[kSendErrorCount] = {};  // indexed by SendError
-  uint32_t tx_queue_depth = 0;
+  uint32_t tx_queue_depth = 0;       // timed frames waiting for the transmit thread
+  uint64_t tx_late_frames = 0;       // timed frames that left over kSendLateThreshold late
   uint64_t down_events = 0;          // UP -> DOWN transitions
   PcapCounters pcap;                 // summed over every capture handle this binding had
   std::vector<SubscriberStats> subscribers;
@@ -120,10 +94,15 @@ class Binding {
   Binding& operator=(const Binding&) = delete;
 
   // Sends frames in order and waits until each is injected or has failed; one result
-  // per frame. Never drops an accepted frame silently. Unpaced frames are injected by
-  // the calling thread; paced ones by the transmit thread.
+  // per frame. Never drops an accepted frame silently. Untimed frames are injected by
+  // the calling thread; timed ones (a rate, or `offsets_ns`: one recorded offset per
+  // frame) by the transmit thread at their due time (TxPath).
   std::vector<FrameResult> Send(std::span<const std::span<const uint8_t>> frames,
-                                const SendOptions& options);
+                                const SendOptions& options,
+                                std::span<const int64_t> offsets_ns = {});
+  // A timeline of sends (SendSession), e.g. for a stream. It must not outlive the
+  // Binding; after Close its sends fail with kClosed.
+  std::unique_ptr<SendSession> StartSend(const SendOptions& options);
 
   // A new subscriber with a queue of `queue_capacity` frames. After Close, it is closed.
   std::shared_ptr<CaptureSubscriber> Subscribe(std::string name,
@@ -150,25 +129,11 @@ class Binding {
   BindingStats Stats() const;
 
  private:
-  // The transmit pools of one generation pair; senders take a snapshot per Send call.
-  struct TxPools {
-    std::shared_ptr<pool::PacketPool> packets;
-    std::shared_ptr<BufferSlab> buffers;
-  };
-  struct SendBatch;
-  struct TxItem {
-    pool::Packet* packet;
-    SendBatch* batch;
-    uint32_t index;
-    absl::Duration interval;
-  };
-
   Binding(std::string interface, BindingOptions options);
   absl::Status Start();
   absl::Status OpenHandles();
   void PublishPcapCounters();
   void RxLoop();
-  void TxLoop();
   void Receive(const struct pcap_pkthdr* header, const uint8_t* data);
   void DeliverBatch();
   void ReleaseStarvingPackets();  // the rule in the class comment; receive thread
@@ -176,19 +141,6 @@ class Binding {
   void GoDown(const std::string& why);
   void TryUp();
   bool InterfaceChanged() const;
-  pool::Packet* BuildTxPacket(const TxPools& tx, std::span<const uint8_t> frame,
-                             absl::Time deadline);
-  // Completes items[0..n) (consecutive, often of one batch): frees their packets, records
-  // each result, wakes senders.
-  void Complete(const TxItem* items, const SendError* errors, std::string* details, size_t n);
-  void FreeTxPacket(pool::Packet* packet);
-  void NotifyTxFreed();
-  void Enqueue(std::vector<TxItem>* items);
-  // Unpaced frames: injected and completed by the calling thread, in order.
-  void InjectNow(std::vector<TxItem>* items);
-  SendError InjectOne(pool::Packet* packet, std::string* detail);
-  // Injects items[0..n) with one sendmmsg where possible; fills errors and details.
-  void InjectBatch(const TxItem* items, size_t n, SendError* errors, std::string* details);
 
   const std::string interface_;
   const BindingOptions options_;
@@ -202,7 +154,7 @@ class Binding {
   uint32_t rx_frame_room_ = 0;  // bytes a preallocated receive chain holds
   std::atomic<std::shared_ptr<RxPath>> rx_;  // the current receive generation
   RxPath* rx_current_ = nullptr;             // receive thread's pointer to it
-  std::atomic<std::shared_ptr<const TxPools>> tx_;
+  std::unique_ptr<TxPath> tx_;  // the send path: transmit pools, inject handle, thread
   // TunePool state: generations, the next receive path, and retired ones draining.
   mutable Mutex tune_mu_;
   PoolSizes rx_sizes_ ABSL_GUARDED_BY(tune_mu_);
@@ -211,16 +163,10 @@ class Binding {
   std::shared_ptr<RxPath> pending_rx_ ABSL_GUARDED_BY(tune_mu_);
   std::atomic<bool> rx_pending_{false};
   std::vector<std::shared_ptr<RxPath>> retired_rx_ ABSL_GUARDED_BY(tune_mu_);
-  std::vector<std::shared_ptr<pool::PacketPool>> retired_tx_packets_ ABSL_GUARDED_BY(tune_mu_);
-  std::vector<std::shared_ptr<BufferSlab>> retired_tx_buffers_ ABSL_GUARDED_BY(tune_mu_);
 
-  // libpcap handles. The capture handle belongs to the receive thread (opened by Open
-  // before the thread starts). The inject handle is used by senders and the transmit
-  // thread under a shared lock of io_mu_ (sending on one packet socket from several
-  // threads is safe); the receive thread swaps it under the exclusive lock on DOWN/UP.
+  // The capture handle belongs to the receive thread (opened by Open before the thread
+  // starts). The inject handle is the TxPath's; the receive thread replaces it on DOWN/UP.
   std::optional<PcapHandle> capture_;
-  std::shared_mutex io_mu_;
-  std::optional<PcapHandle> inject_;
   PcapCounters pcap_closed_;  // receive thread: counters of capture handles closed
   std::atomic<uint64_t> pcap_received_{0}, pcap_dropped_{0}, pcap_if_dropped_{0};
   int epoll_fd_ = -1;
@@ -235,29 +181,10 @@ class Binding {
   uint64_t rx_starved_unlogged_ = 0;                     // frames dropped since then
   uint64_t rx_subscribers_version_ = ~uint64_t{0};
 
-  Mutex tx_mu_;
-  std::condition_variable_any tx_ready_;  // the transmit thread waits for items
-  std::deque<TxItem> tx_queue_ ABSL_GUARDED_BY(tx_mu_);
-  bool tx_stop_ ABSL_GUARDED_BY(tx_mu_) = false;
-  // Senders waiting for tx resources. The generation moves on every free; the transmit
-  // thread takes the lock and notifies only when someone waits.
-  Mutex tx_free_mu_;
-  std::condition_variable_any tx_freed_;
-  std::atomic<uint64_t> tx_free_generation_{0};
-  std::atomic<uint32_t> tx_free_waiters_{0};
-
   std::atomic<uint64_t> rx_frames_{0}, rx_bytes_{0}, rx_resource_drops_{0};
-  std::atomic<uint64_t> tx_frames_{0}, tx_bytes_{0};
-  std::atomic<uint64_t> tx_failures_[kSendErrorCount] = {};
-  std::atomic<uint32_t> tx_queue_depth_{0};
   std::atomic<uint64_t> down_events_{0};
 
-  Mutex senders_mu_;
-  std::condition_variable_any senders_left_;
-  uint32_t active_senders_ ABSL_GUARDED_BY(senders_mu_) = 0;
-
   std::thread rx_thread_;
-  std::thread tx_thread_;
   Mutex close_mu_;
   bool closed_ ABSL_GUARDED_BY(close_mu_) = false;
 };

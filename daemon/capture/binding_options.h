@@ -38,6 +38,9 @@ inline constexpr absl::Duration kStalledSubscriberIdle = absl::Milliseconds(100)
 inline constexpr absl::Duration kStalledSubscriberLogInterval = absl::Seconds(5);
 // How often a DOWN binding looks for its interface again.
 inline constexpr absl::Duration kInterfacePollInterval = absl::Milliseconds(100);
+// A frame of a timed send (a rate or recorded offsets) that leaves more than this after
+// its due time counts as late: in the send's report and the binding's tx_late_frames.
+inline constexpr absl::Duration kSendLateThreshold = absl::Microseconds(100);
 
 // How to open a binding.
 struct BindingOptions {

@@ -132,8 +132,11 @@ std::string RenderPrometheus(const v1::GetStatsResponse& stats, absl::string_vie
   }
 
   PerBinding(out, stats, "pktpool_tx_queue_depth", "gauge",
-             "Paced frames waiting for the transmit thread.",
+             "Timed frames waiting for the transmit thread.",
              [](const v1::BindingStats& b) { return b.tx_queue_depth(); });
+  PerBinding(out, stats, "pktpool_tx_late_frames_total", "counter",
+             "Frames of timed sends that left more than 100 us after their due time.",
+             [](const v1::BindingStats& b) { return b.tx_late_frames(); });
   PerBinding(out, stats, "pktpool_down_events_total", "counter",
              "Times the interface went away (UP -> DOWN).",
              [](const v1::BindingStats& b) { return b.down_events(); });

@@ -14,6 +14,7 @@
 #include "daemon/rpc/pool_tuning.h"
 #include "daemon/rpc/proto_convert.h"
 #include "daemon/rpc/request_validation.h"
+#include "daemon/rpc/send_call.h"
 #include "daemon/rpc/stats_snapshot.h"
 #include "daemon/rpc/status_mapping.h"
 #include "google/protobuf/util/time_util.h"
@@ -62,14 +63,6 @@ absl::Status StreamLimitError(uint32_t limit) {
       "too many open streams and paced sends (limit ", limit,
       "); close a Capture, WatchStats or StreamSendFrames stream, wait for a paced "
       "SendFrames to end, or raise limits.max_concurrent_streams"));
-}
-
-// A send that may block for long: paced, waiting for resources, or repeated. Such sends
-// run on BlockingCalls threads; the others inject at once, on the calling thread.
-bool SendMayBlock(const v1::SendFramesRequest& request) {
-  return request.frames_per_second() > 0 || request.repeat() > 1 ||
-         (request.has_wait_for_resources() &&
-          DurationFromProto(request.wait_for_resources()) > absl::ZeroDuration());
 }
 
 // A streaming reactor's claim on one of the service's stream places.
@@ -273,17 +266,18 @@ class WatchStream final : public AlarmedWriteStream<v1::GetStatsResponse> {
   v1::GetStatsResponse response_;
 };
 
-// StreamSendFrames: each message is one batch, sent in order; totals at the end.
-// Reads ahead while a batch is being sent (at most kSendReadAhead messages wait), so
-// receiving and parsing the next message overlaps the injection of this one. One thread
-// at a time sends; a message read while another thread sends is queued for it. Messages
-// that may block (SendMayBlock) are sent on a BlockingCalls thread, never on gRPC's.
+// StreamSendFrames: each message is one batch, sent in order on the stream's SendCall (one
+// timeline while the timing stays the same); totals and timing at the end. Reads ahead
+// while a batch is being sent (at most kSendReadAhead messages wait), so receiving and
+// parsing the next message overlaps the injection of this one. One thread at a time
+// sends; a message read while another thread sends is queued for it. Messages that may
+// block (SendMayBlock), and the end of a stream that had such messages (it waits for the
+// wire), run on a BlockingCalls thread, never on gRPC's.
 class SendStream final : public grpc::ServerReadReactor<v1::SendFramesRequest> {
  public:
-  using SendOne = std::function<absl::Status(const v1::SendFramesRequest&, v1::SendFramesResponse*)>;
-  SendStream(std::atomic<uint32_t>* open, SendOne send, v1::SendFramesResponse* response,
-             BlockingCalls* blocking)
-      : guard_(open), send_(std::move(send)), response_(response), blocking_(blocking) {
+  SendStream(std::atomic<uint32_t>* open, std::unique_ptr<SendCall> call,
+             v1::SendFramesResponse* response, BlockingCalls* blocking)
+      : guard_(open), call_(std::move(call)), response_(response), blocking_(blocking) {
     StartRead(reading_.get());
   }
   void OnReadDone(bool ok) override {
@@ -310,7 +304,7 @@ class SendStream final : public grpc::ServerReadReactor<v1::SendFramesRequest> {
   static constexpr size_t kSendReadAhead = 2;
   // Sends what is pending, in order, then finishes the stream once it is over. On a gRPC
   // thread (on_worker false) it hands the rest over to a BlockingCalls thread as soon as
-  // the next message may block.
+  // the next message, or the end of the stream, may block.
   void SendPending(bool on_worker) {
     std::unique_lock<std::mutex> lock(mu_);
     while (!pending_.empty() && failure_.ok()) {
@@ -328,19 +322,29 @@ class SendStream final : public grpc::ServerReadReactor<v1::SendFramesRequest> {
         StartRead(reading_.get());
       }
       lock.unlock();
-      absl::Status sent = send_(*request, response_);
+      absl::Status sent = call_->Send(*request, /*with_outcomes=*/false);
       request->Clear();  // keeps its frame strings' memory for the next parse
       lock.lock();
       spare_.push_back(std::move(request));
       if (!sent.ok()) failure_ = sent;
     }
-    sending_ = false;
     const bool finish = !finished_ && (!failure_.ok() || (reads_closed_ && pending_.empty()));
-    if (!finish) return;
+    if (!finish) {
+      sending_ = false;
+      return;
+    }
+    if (failure_.ok() && !on_worker && call_->may_block()) {
+      // Finishing waits until the timed frames still queued have left.
+      lock.unlock();
+      if (blocking_->Run([this] { SendPending(/*on_worker=*/true); })) return;
+      lock.lock();
+    }
+    sending_ = false;
     finished_ = true;
-    const grpc::Status status = ToGrpcStatus(failure_);
-    lock.unlock();  // OnDone may delete this as soon as Finish is called
-    Finish(status);
+    absl::Status status = failure_;
+    lock.unlock();
+    if (status.ok()) status = call_->Finish(response_);
+    Finish(ToGrpcStatus(status));  // OnDone may delete this now
   }
   // A cleared request from an earlier batch (its strings reused: no malloc per frame).
   std::unique_ptr<v1::SendFramesRequest> TakeSpare() {
@@ -350,7 +354,7 @@ class SendStream final : public grpc::ServerReadReactor<v1::SendFramesRequest> {
     return request;
   }
   StreamGuard guard_;
-  SendOne send_;
+  std::unique_ptr<SendCall> call_;    // used by the sending thread only
   v1::SendFramesResponse* response_;  // written by the sending thread only
   BlockingCalls* const blocking_;
   std::mutex mu_;
@@ -458,62 +462,19 @@ grpc::ServerUnaryReactor* PktPoolService::TunePool(grpc::CallbackServerContext* 
   return Done(context, tuned.status());
 }
 
-absl::Status PktPoolService::SendBatch(const v1::SendFramesRequest& request,
-                                       v1::SendFramesResponse* response, bool with_outcomes) {
-  if (absl::Status valid = ValidateInterfaceSelector(request.interface()); !valid.ok()) {
-    return valid;
-  }
-  auto binding = bindings_->Get(request.interface());
-  if (!binding.ok()) return binding.status();
-  if (absl::Status valid = ValidateSendFrames(request, limits_.max_frames_per_batch,
-                                              (*binding)->options().snaplen);
-      !valid.ok()) {
-    return valid;
-  }
-  std::vector<std::span<const uint8_t>> frames;
-  frames.reserve(request.frames_size());
-  for (const std::string& frame : request.frames()) {
-    frames.emplace_back(reinterpret_cast<const uint8_t*>(frame.data()), frame.size());
-  }
-  if ((*binding)->state() == capture::BindingState::kDown) {
-    return absl::UnavailableError(absl::StrCat("binding '", request.interface(),
-                                               "' is DOWN (its interface is gone); retry later"));
-  }
-  capture::SendOptions options;
-  if (request.has_wait_for_resources()) {
-    options.wait_for_resources = DurationFromProto(request.wait_for_resources());
-  }
-  options.frames_per_second = request.frames_per_second();
-  options.repeat = request.repeat() == 0 ? 1 : request.repeat();
-  const std::vector<capture::FrameResult> results = (*binding)->Send(frames, options);
-  uint64_t sent = 0, failed = 0, resources = 0;
-  for (const capture::FrameResult& result : results) {
-    sent += result.sent;
-    if (result.error != capture::SendError::kNone) ++failed;
-    if (result.error == capture::SendError::kResources) ++resources;
-    if (with_outcomes) {
-      v1::FrameOutcome* outcome = response->add_outcomes();
-      outcome->set_result(ToSendResult(result.error));
-      outcome->set_sent(result.sent);
-      outcome->set_detail(result.detail);
-    }
-  }
-  response->set_frames_sent(response->frames_sent() + sent);
-  response->set_frames_failed(response->frames_failed() + failed);
-  if (sent == 0 && resources == results.size() && !results.empty()) {
-    return absl::ResourceExhaustedError(
-        "NDIS_STATUS_RESOURCES: no tx packet or buffer was free for any frame; set "
-        "wait_for_resources, or raise the tx pool sizes");
-  }
-  return absl::OkStatus();
+absl::Status PktPoolService::SendOnce(grpc::CallbackServerContext* context,
+                                      const v1::SendFramesRequest& request,
+                                      v1::SendFramesResponse* response) {
+  SendCall call(bindings_, limits_.max_frames_per_batch,
+                [context] { return context->IsCancelled(); });
+  if (absl::Status sent = call.Send(request, /*with_outcomes=*/true); !sent.ok()) return sent;
+  return call.Finish(response);
 }
 
 grpc::ServerUnaryReactor* PktPoolService::SendFrames(grpc::CallbackServerContext* context,
                                                      const v1::SendFramesRequest* request,
                                                      v1::SendFramesResponse* response) {
-  if (!SendMayBlock(*request)) {
-    return Done(context, SendBatch(*request, response, /*with_outcomes=*/true));
-  }
+  if (!SendMayBlock(*request)) return Done(context, SendOnce(context, *request, response));
   // Paced, waiting or repeated: on a thread of its own, holding a stream place, so a few
   // slow sends cannot take every gRPC callback thread and stall the other calls.
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
@@ -521,9 +482,9 @@ grpc::ServerUnaryReactor* PktPoolService::SendFrames(grpc::CallbackServerContext
     reactor->Finish(ToGrpcStatus(StreamLimitError(limits_.max_concurrent_streams)));
     return reactor;
   }
-  const bool started = blocking_.Run([this, request, response, reactor] {
+  const bool started = blocking_.Run([this, context, request, response, reactor] {
     StreamGuard guard(&open_streams_);
-    reactor->Finish(ToGrpcStatus(SendBatch(*request, response, /*with_outcomes=*/true)));
+    reactor->Finish(ToGrpcStatus(SendOnce(context, *request, response)));
   });
   if (!started) {
     open_streams_.fetch_sub(1);
@@ -533,17 +494,14 @@ grpc::ServerUnaryReactor* PktPoolService::SendFrames(grpc::CallbackServerContext
 }
 
 grpc::ServerReadReactor<v1::SendFramesRequest>* PktPoolService::StreamSendFrames(
-    grpc::CallbackServerContext*, v1::SendFramesResponse* response) {
+    grpc::CallbackServerContext* context, v1::SendFramesResponse* response) {
   if (!TakeStreamSlot()) {
     return new FailedReadStream<v1::SendFramesRequest>(
         StreamLimitError(limits_.max_concurrent_streams));
   }
-  return new SendStream(
-      &open_streams_,
-      [this](const v1::SendFramesRequest& request, v1::SendFramesResponse* out) {
-        return SendBatch(request, out, /*with_outcomes=*/false);
-      },
-      response, &blocking_);
+  auto call = std::make_unique<SendCall>(bindings_, limits_.max_frames_per_batch,
+                                         [context] { return context->IsCancelled(); });
+  return new SendStream(&open_streams_, std::move(call), response, &blocking_);
 }
 
 grpc::ServerWriteReactor<v1::CaptureResponse>* PktPoolService::Capture(

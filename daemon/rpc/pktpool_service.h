@@ -59,9 +59,9 @@ class PktPoolService final : public v1::PktPool::CallbackService {
   uint32_t open_streams() const { return open_streams_.load(); }
 
  private:
-  // Sends one request's frames; fills `response` (outcomes when `with_outcomes`).
-  absl::Status SendBatch(const v1::SendFramesRequest& request, v1::SendFramesResponse* response,
-                         bool with_outcomes);
+  // A unary SendFrames: its frames on a SendCall of their own, outcomes and timing.
+  absl::Status SendOnce(grpc::CallbackServerContext* context, const v1::SendFramesRequest& request,
+                        v1::SendFramesResponse* response);
   absl::StatusOr<v1::GetStatsResponse> CollectStats(const std::string& interface);
   // Claims a place for a new stream (released by the stream's guard); false at the limit.
   bool TakeStreamSlot();

@@ -139,6 +139,7 @@ v1::BindingStats ToBindingStats(const capture::Binding& binding) {
         capture::SendErrorName(static_cast<capture::SendError>(i)))] = in.tx_failures[i];
   }
   out.set_tx_queue_depth(in.tx_queue_depth);
+  out.set_tx_late_frames(in.tx_late_frames);
   out.set_down_events(in.down_events);
   out.set_pcap_received(in.pcap.received);
   out.set_pcap_dropped(in.pcap.dropped);
@@ -182,8 +183,62 @@ v1::SendResult ToSendResult(capture::SendError error) {
     case capture::SendError::kBindingDown: return v1::SEND_RESULT_BINDING_DOWN;
     case capture::SendError::kInjectFailed: return v1::SEND_RESULT_INJECT_FAILED;
     case capture::SendError::kClosed: return v1::SEND_RESULT_CLOSED;
+    case capture::SendError::kCancelled: return v1::SEND_RESULT_CANCELLED;
   }
   return v1::SEND_RESULT_UNSPECIFIED;
+}
+
+v1::FrameOutcome ToFrameOutcome(const capture::FrameResult& result) {
+  v1::FrameOutcome outcome;
+  outcome.set_result(result.sent == 0 && result.error == capture::SendError::kNone &&
+                             result.skipped > 0
+                         ? v1::SEND_RESULT_SKIPPED
+                         : ToSendResult(result.error));
+  outcome.set_sent(result.sent);
+  outcome.set_detail(result.detail);
+  return outcome;
+}
+
+capture::SendOptions ToSendOptions(const v1::SendFramesRequest& request) {
+  const capture::SendPacing pacing = SendPacingOf(request);
+  capture::SendOptions options;
+  if (request.has_wait_for_resources()) {
+    options.wait_for_resources = DurationFromProto(request.wait_for_resources());
+  }
+  options.frames_per_second = pacing.frames_per_second;
+  options.repeat = request.repeat() == 0 ? 1 : request.repeat();
+  options.megabits_per_second = pacing.megabits_per_second;
+  options.multiplier = pacing.multiplier;
+  options.max_burst = pacing.max_burst;
+  options.limit = request.limit();
+  if (request.has_duration() && DurationFromProto(request.duration()) > absl::ZeroDuration()) {
+    options.duration = DurationFromProto(request.duration());
+  }
+  return options;
+}
+
+void ToSendResponse(const capture::SendReport& report, v1::SendFramesResponse* response) {
+  response->set_frames_sent(report.frames_sent);
+  response->set_frames_failed(report.frames_failed);
+  response->set_frames_skipped(report.frames_skipped);
+  response->set_bytes_sent(report.bytes_sent);
+  if (report.frames_sent > 0) {
+    *response->mutable_first_sent() =
+        TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(report.first_sent));
+    *response->mutable_last_sent() =
+        TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(report.last_sent));
+  }
+  response->set_frames_per_second(report.frames_per_second());
+  response->set_bits_per_second(report.bits_per_second());
+  response->set_timed(report.timed);
+  if (!report.timed) return;
+  const capture::LatenessHistogram& lateness = report.lateness;
+  response->set_frames_late(lateness.late());
+  *response->mutable_late_threshold() = TimeUtil::NanosecondsToDuration(lateness.threshold_ns());
+  *response->mutable_lateness_p50() = TimeUtil::NanosecondsToDuration(lateness.Quantile(0.5));
+  *response->mutable_lateness_p99() = TimeUtil::NanosecondsToDuration(lateness.Quantile(0.99));
+  *response->mutable_lateness_max() = TimeUtil::NanosecondsToDuration(lateness.max_ns());
+  *response->mutable_schedule_slip() = TimeUtil::NanosecondsToDuration(report.slip_ns);
 }
 
 }  // namespace pktpool::rpc

@@ -15,6 +15,12 @@ v1::BindingOptions FromBindingOptions(const capture::BindingOptions& options);
 v1::BindingInfo ToBindingInfo(const capture::Binding& binding);
 v1::BindingStats ToBindingStats(const capture::Binding& binding);
 v1::SendResult ToSendResult(capture::SendError error);
+// One frame's outcome: SENT when injected at least once, else its failure, else SKIPPED.
+v1::FrameOutcome ToFrameOutcome(const capture::FrameResult& result);
+// A request's options (capture::SendOptions), defaults filled in; cancelled not set.
+capture::SendOptions ToSendOptions(const v1::SendFramesRequest& request);
+// The totals and timing figures of a send into its response (outcomes aside).
+void ToSendResponse(const capture::SendReport& report, v1::SendFramesResponse* response);
 // The pool a tag belongs to ("RXPK" -> POOL_NAME_RX_PACKETS, ...).
 v1::PoolName PoolNameOfTag(const std::string& tag);
 v1::PoolStats ToPoolStatsMessage(const pool::PoolStats& in, v1::PoolName name,

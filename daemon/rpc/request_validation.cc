@@ -78,6 +78,14 @@ absl::Status ValidateTunePool(const v1::TunePoolRequest& request) {
   }
 }
 
+capture::SendPacing SendPacingOf(const v1::SendFramesRequest& request) {
+  return {.frames_per_second = request.frames_per_second(),
+          .megabits_per_second = request.megabits_per_second(),
+          .recorded = request.offsets_ns_size() > 0,
+          .multiplier = request.multiplier() == 0 ? 1 : request.multiplier(),
+          .max_burst = request.max_burst()};
+}
+
 absl::Status ValidateSendFrames(const v1::SendFramesRequest& request,
                                 uint32_t max_frames_per_batch, uint32_t snaplen) {
   if (static_cast<uint32_t>(request.frames_size()) > max_frames_per_batch) {
@@ -85,10 +93,23 @@ absl::Status ValidateSendFrames(const v1::SendFramesRequest& request,
         "batch of ", request.frames_size(), " frames exceeds the limit of ",
         max_frames_per_batch, " (limits.max_frames_per_batch); split it"));
   }
-  const double rate = request.frames_per_second();
-  if (!std::isfinite(rate) || rate < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "frames_per_second is ", rate, "; use a rate above 0, or 0 for as fast as possible"));
+  if (request.offsets_ns_size() != 0 && request.offsets_ns_size() != request.frames_size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("offsets_ns has ", request.offsets_ns_size(), " values for ",
+                     request.frames_size(), " frames; give one per frame, or none"));
+  }
+  for (int i = 0; i < request.offsets_ns_size(); ++i) {
+    if (request.offsets_ns(i) < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("offsets_ns[", i, "] is ", request.offsets_ns(i),
+                       "; offsets count from the timeline's start and cannot be negative"));
+    }
+  }
+  if (absl::Status pacing = capture::ValidatePacing(SendPacingOf(request)); !pacing.ok()) {
+    return pacing;
+  }
+  if (request.has_duration() && DurationFromProto(request.duration()) < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("duration is negative; use a positive duration, or none");
   }
   for (int i = 0; i < request.frames_size(); ++i) {
     const std::string& frame = request.frames(i);

@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "daemon/capture/frame_filter.h"
+#include "daemon/capture/send_schedule.h"
 #include "google/protobuf/duration.pb.h"
 #include "pktpool/v1/pktpool.pb.h"
 
@@ -49,9 +50,14 @@ absl::StatusOr<absl::Duration> ValidateWatchStats(const v1::WatchStatsRequest& r
 // The sizes are the pools' to judge (Binding::TunePool; over 0xFFFF: RESOURCE_EXHAUSTED).
 absl::Status ValidateTunePool(const v1::TunePoolRequest& request);
 
+// The timing a SendFrames request asks for (multiplier 0 means 1). Not validated.
+capture::SendPacing SendPacingOf(const v1::SendFramesRequest& request);
+
 // SendFrames and each StreamSendFrames message, once the binding (its snaplen) is known:
-// at most `max_frames_per_batch` frames, each 1 to `snaplen` bytes, and frames_per_second
-// finite and >= 0. The caller checks the selector before the lookup.
+// at most `max_frames_per_batch` frames, each 1 to `snaplen` bytes; offsets_ns empty or
+// one per frame, none negative; the timing valid (capture::ValidatePacing: one of
+// frames_per_second, megabits_per_second and offsets_ns, each in range); duration not
+// negative. The caller checks the selector before the lookup.
 absl::Status ValidateSendFrames(const v1::SendFramesRequest& request,
                                 uint32_t max_frames_per_batch, uint32_t snaplen);
 

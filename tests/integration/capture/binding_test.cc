@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <thread>
 #include <vector>
@@ -43,6 +44,43 @@ std::vector<Frame> Collect(CaptureSubscriber& subscriber, size_t count, absl::Du
     for (const RxFrame& f : batch) got.push_back(f.Bytes());
   }
   return got;
+}
+
+// A received frame's sequence number (TestFrame) and kernel timestamp.
+struct Arrival {
+  uint32_t sequence;
+  absl::Time at;
+};
+// Pops from `subscriber` until `count` frames arrived or `timeout` passed.
+std::vector<Arrival> CollectArrivals(CaptureSubscriber& subscriber, size_t count,
+                                     absl::Duration timeout) {
+  std::vector<Arrival> got;
+  const absl::Time deadline = absl::Now() + timeout;
+  std::vector<RxFrame> batch;
+  while (got.size() < count && absl::Now() < deadline) {
+    batch.clear();
+    subscriber.PopBatch(&batch, 256, absl::Milliseconds(50));
+    for (const RxFrame& f : batch) {
+      const std::vector<uint8_t> bytes = f.Bytes();
+      uint32_t sequence = 0;
+      std::memcpy(&sequence, bytes.data() + 14, sizeof(sequence));
+      got.push_back({sequence, f.timestamp()});
+    }
+  }
+  return got;
+}
+
+// Every frame 0..n-1 arrived once, in order.
+void ExpectInOrder(const std::vector<Arrival>& arrivals, size_t n) {
+  ASSERT_EQ(arrivals.size(), n);
+  for (size_t i = 0; i < n; ++i) ASSERT_EQ(arrivals[i].sequence, i) << i;
+}
+
+// The span from the first to the last arrival is within 5 % of `expected`.
+void ExpectSpan(const std::vector<Arrival>& arrivals, absl::Duration expected) {
+  ASSERT_GE(arrivals.size(), 2u);
+  const double span = absl::ToDoubleSeconds(arrivals.back().at - arrivals.front().at);
+  EXPECT_NEAR(span, absl::ToDoubleSeconds(expected), absl::ToDoubleSeconds(expected) * 0.05);
 }
 
 template <typename Predicate>
@@ -615,6 +653,144 @@ TEST_F(BindingTest, CloseFailsNewSendsAndClosesSubscribers) {
   EXPECT_EQ((*binding)->state(), BindingState::kUnbinding);
   std::vector<Frame> frames = {MakeFrame(1, 64)};
   EXPECT_EQ((*binding)->Send(Spans(frames), {})[0].error, SendError::kClosed);
+}
+
+// ---- timed sends: each on its own timeline, measured at the peer -----------------------
+
+TEST_F(BindingTest, PacedSendKeepsItsRateAtThePeer) {
+  // 2,000 frames at 1,000 frames/s: every frame, in order, over 1.999 s (within 5 %: the
+  // precise figures are bench/send_timing.sh's).
+  Binding* sender = Bind(ns_->a());
+  Binding* receiver = Bind(ns_->b());
+  auto subscriber = receiver->Subscribe("timing", 4096);
+  std::vector<Frame> frames;
+  for (uint32_t i = 0; i < 2000; ++i) frames.push_back(MakeFrame(i, 64));
+  std::vector<Arrival> arrivals;
+  std::thread collecting(
+      [&] { arrivals = CollectArrivals(*subscriber, 2000, absl::Seconds(20)); });
+  SendOptions options{.frames_per_second = 1000};
+  std::unique_ptr<SendSession> session = sender->StartSend(options);
+  std::vector<FrameResult> results;
+  session->Send(Spans(frames), {}, options, &results);
+  const SendReport report = session->Finish();
+  collecting.join();
+  for (const auto& r : results) ASSERT_EQ(r.error, SendError::kNone);
+  EXPECT_EQ(report.frames_sent, 2000u);
+  EXPECT_TRUE(report.timed);
+  EXPECT_EQ(report.lateness.count(), 2000u);
+  EXPECT_NEAR(report.frames_per_second(), 1000, 50);
+  ExpectInOrder(arrivals, 2000);
+  ExpectSpan(arrivals, absl::Milliseconds(1999));
+  receiver->Unsubscribe(subscriber);
+}
+
+TEST_F(BindingTest, RecordedOffsetsRepeatAndMultiplierSetTheTimeline) {
+  // 50 frames recorded 4 ms apart, twice (the second round one mean gap after the first),
+  // replayed twice as fast: 100 frames 2 ms apart, 198 ms in all.
+  Binding* sender = Bind(ns_->a());
+  Binding* receiver = Bind(ns_->b());
+  auto subscriber = receiver->Subscribe("timing", 4096);
+  std::vector<Frame> frames;
+  std::vector<int64_t> offsets;
+  for (uint32_t i = 0; i < 50; ++i) {
+    frames.push_back(MakeFrame(i, 100));
+    offsets.push_back(absl::ToInt64Nanoseconds(absl::Milliseconds(4) * i));
+  }
+  std::vector<FrameResult> results =
+      sender->Send(Spans(frames), {.repeat = 2, .multiplier = 2}, offsets);
+  for (const auto& r : results) ASSERT_EQ(r.sent, 2u);
+  std::vector<Arrival> arrivals = CollectArrivals(*subscriber, 100, absl::Seconds(10));
+  ASSERT_EQ(arrivals.size(), 100u);
+  for (size_t i = 0; i < 100; ++i) ASSERT_EQ(arrivals[i].sequence, i % 50) << i;
+  ExpectSpan(arrivals, absl::Milliseconds(198));
+  // The loop boundary: one mean gap (2 ms), not a burst or a pause.
+  EXPECT_NEAR(absl::ToDoubleMilliseconds(arrivals[50].at - arrivals[49].at), 2.0, 1.0);
+  receiver->Unsubscribe(subscriber);
+}
+
+TEST_F(BindingTest, BitRatePacingCountsFrameBytes) {
+  // 1,250-byte frames at 10 Mbit/s: one per ms; 40 frames span 39 ms.
+  Binding* sender = Bind(ns_->a());
+  Binding* receiver = Bind(ns_->b());
+  auto subscriber = receiver->Subscribe("timing", 4096);
+  std::vector<Frame> frames;
+  for (uint32_t i = 0; i < 40; ++i) frames.push_back(MakeFrame(i, 1250));
+  for (const auto& r : sender->Send(Spans(frames), {.megabits_per_second = 10})) {
+    ASSERT_EQ(r.error, SendError::kNone);
+  }
+  std::vector<Arrival> arrivals = CollectArrivals(*subscriber, 40, absl::Seconds(10));
+  ExpectInOrder(arrivals, 40);
+  ExpectSpan(arrivals, absl::Milliseconds(39));
+  receiver->Unsubscribe(subscriber);
+}
+
+TEST_F(BindingTest, LimitAndDurationSkipTheRestWithoutCallingItAFailure) {
+  Binding* sender = Bind(ns_->a());
+  std::vector<Frame> frames;
+  for (uint32_t i = 0; i < 100; ++i) frames.push_back(MakeFrame(i, 64));
+  // At most 150 injections of 100 frames x 3: frames 0..49 twice, 50..99 once.
+  std::vector<FrameResult> limited = sender->Send(Spans(frames), {.repeat = 3, .limit = 150});
+  for (size_t i = 0; i < 100; ++i) {
+    EXPECT_EQ(limited[i].error, SendError::kNone) << i;
+    EXPECT_EQ(limited[i].sent, i < 50 ? 2u : 1u) << i;
+    EXPECT_EQ(limited[i].skipped, i < 50 ? 1u : 2u) << i;
+  }
+  // 1,000 frames/s for 50 ms: frames due at 0..50 ms go (51), the rest are skipped.
+  SendOptions timed{.frames_per_second = 1000, .duration = absl::Milliseconds(50)};
+  std::unique_ptr<SendSession> session = sender->StartSend(timed);
+  session->Send(Spans(frames), {}, timed, nullptr);
+  const SendReport report = session->Finish();
+  EXPECT_EQ(report.frames_sent, 51u);
+  EXPECT_EQ(report.frames_skipped, 49u);
+  EXPECT_EQ(report.frames_failed, 0u);
+  EXPECT_TRUE(report.limit_reached);
+  EXPECT_EQ(sender->Stats().tx_frames, 150u + 51u);
+}
+
+TEST_F(BindingTest, AFrameBuiltAfterItsTimeIsSentAtOnceAndCountedLate) {
+  // One timeline over two Send calls: the second frame is due 1 ms after the first but
+  // handed over 50 ms later, so it leaves at once, about 49 ms late, and is counted.
+  Binding* sender = Bind(ns_->a());
+  const std::vector<Frame> first = {MakeFrame(0, 64)}, second = {MakeFrame(1, 64)};
+  const std::vector<int64_t> at_zero = {0}, at_one_ms = {1'000'000};
+  SendOptions options;
+  std::unique_ptr<SendSession> session = sender->StartSend(options);
+  session->Send(Spans(first), at_zero, options, nullptr);
+  absl::SleepFor(absl::Milliseconds(50));
+  session->Send(Spans(second), at_one_ms, options, nullptr);
+  const SendReport report = session->Finish();
+  EXPECT_EQ(report.frames_sent, 2u);
+  EXPECT_EQ(report.lateness.late(), 1u);
+  EXPECT_GT(report.lateness.max_ns(), absl::ToInt64Nanoseconds(absl::Milliseconds(40)));
+  EXPECT_EQ(report.slip_ns, 0);
+  EXPECT_EQ(sender->Stats().tx_late_frames, 1u);
+}
+
+TEST_F(BindingTest, CancelAndCloseFailFramesNotYetDueAtOnce) {
+  Binding* sender = Bind(ns_->a());
+  const std::vector<Frame> frames = {MakeFrame(0, 64), MakeFrame(1, 64)};
+  const std::vector<int64_t> now_and_in_an_hour = {0, absl::ToInt64Nanoseconds(absl::Hours(1))};
+  // Cancelled by its callback 100 ms in: the frame due in an hour fails as cancelled.
+  const absl::Time start = absl::Now();
+  std::vector<FrameResult> cancelled = sender->Send(
+      Spans(frames),
+      {.cancelled = [start] { return absl::Now() - start > absl::Milliseconds(100); }},
+      now_and_in_an_hour);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_EQ(cancelled[0].error, SendError::kNone);
+  EXPECT_EQ(cancelled[1].error, SendError::kCancelled);
+  EXPECT_EQ(sender->Stats().tx_failures[static_cast<int>(SendError::kCancelled)], 1u);
+  // Closed while such a frame waits: Close does not wait for it, the frame fails as closed.
+  std::vector<FrameResult> closed;
+  std::thread sending([&] { closed = sender->Send(Spans(frames), {}, now_and_in_an_hour); });
+  absl::SleepFor(absl::Milliseconds(200));
+  const absl::Time closing = absl::Now();
+  sender->Close();
+  sending.join();
+  bindings_.clear();  // closed: its pools are gone, nothing to compare in TearDown
+  EXPECT_LT(absl::Now() - closing, absl::Seconds(5));
+  EXPECT_EQ(closed[0].error, SendError::kNone);
+  EXPECT_EQ(closed[1].error, SendError::kClosed);
 }
 
 }  // namespace

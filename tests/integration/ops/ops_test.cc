@@ -694,7 +694,7 @@ TEST_F(OpsTest, MetricsParseListEveryFamilyAndEqualGetStats) {
   http.set_read_timeout(5);
   const std::vector<testing::FamilySpec> specs =
       testing::ReadFamilySpecs(PKTPOOL_METRIC_FAMILIES_FILE);
-  ASSERT_EQ(specs.size(), 26u);
+  ASSERT_EQ(specs.size(), 27u);
   auto scrape = [&]() -> absl::StatusOr<testing::PromExposition> {
     auto got = http.Get("/metrics");
     if (!got) return absl::UnavailableError(httplib::to_string(got.error()));
@@ -761,6 +761,9 @@ TEST_F(OpsTest, MetricsParseListEveryFamilyAndEqualGetStats) {
         << name;
     EXPECT_EQ(parsed->Value("pktpool_rx_resource_drops_total", labels),
               static_cast<int64_t>(binding.rx_resource_drops()))
+        << name;
+    EXPECT_EQ(parsed->Value("pktpool_tx_late_frames_total", labels),
+              static_cast<int64_t>(binding.tx_late_frames()))
         << name;
     for (const auto& [reason, count] : binding.tx_failures()) {
       EXPECT_EQ(parsed->Value("pktpool_tx_failures_total", {{"binding", name}, {"reason", reason}}),

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -539,6 +540,136 @@ TEST_F(DaemonTest, CancelledSendStreamReturnsTxPacketsToBaseline) {
   }
   EXPECT_EQ(InUse(StatsOf(ns_->a()), v1::POOL_NAME_TX_PACKETS), 0u);
   EXPECT_EQ(InUse(StatsOf(ns_->a()), v1::POOL_NAME_TX_BUFFERS), 0u);
+}
+
+TEST_F(DaemonTest, AStreamWithOffsetsKeepsOneTimelineAcrossMessages) {
+  // 300 frames recorded 1 ms apart, in three messages: one timeline, 299 ms from the first
+  // injection to the last, every frame at the peer in order.
+  v1::CaptureRequest capture_request;
+  capture_request.set_interface(ns_->b());
+  capture_request.set_count(300);
+  grpc::ClientContext capture_context;
+  capture_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  auto reader = stub_->Capture(&capture_context, capture_request);
+  absl::SleepFor(absl::Milliseconds(300));
+  grpc::ClientContext stream_context;
+  v1::SendFramesResponse totals;
+  auto writer = stub_->StreamSendFrames(&stream_context, &totals);
+  for (uint32_t m = 0; m < 3; ++m) {
+    v1::SendFramesRequest batch;
+    batch.set_interface(ns_->a());
+    for (uint32_t i = m * 100; i < (m + 1) * 100; ++i) {
+      batch.add_frames(MakeFrame(i, 64));
+      batch.add_offsets_ns(static_cast<int64_t>(i) * 1'000'000);
+    }
+    ASSERT_TRUE(writer->Write(batch));
+  }
+  writer->WritesDone();
+  ASSERT_TRUE(writer->Finish().ok());
+  EXPECT_EQ(totals.frames_sent(), 300u);
+  EXPECT_EQ(totals.bytes_sent(), 300u * 64);
+  EXPECT_TRUE(totals.timed());
+  const double span = static_cast<double>(
+      TimeUtil::DurationToNanoseconds(totals.last_sent() - totals.first_sent())) / 1e9;
+  EXPECT_NEAR(span, 0.299, 0.299 * 0.05);
+  EXPECT_NEAR(totals.frames_per_second(), 1000, 50);
+  EXPECT_EQ(TimeUtil::DurationToNanoseconds(totals.late_threshold()), 100'000);
+  EXPECT_LE(totals.frames_late(), totals.frames_sent());
+  EXPECT_GE(TimeUtil::DurationToNanoseconds(totals.lateness_max()),
+            TimeUtil::DurationToNanoseconds(totals.lateness_p99()));
+  std::vector<uint32_t> sequences;
+  v1::CaptureResponse batch;
+  while (sequences.size() < 300 && reader->Read(&batch)) {
+    for (const auto& frame : batch.frames()) {
+      uint32_t sequence = 0;
+      std::memcpy(&sequence, frame.data().data() + 14, sizeof(sequence));
+      sequences.push_back(sequence);
+    }
+  }
+  reader->Finish();
+  ASSERT_EQ(sequences.size(), 300u);
+  for (uint32_t i = 0; i < 300; ++i) ASSERT_EQ(sequences[i], i);
+}
+
+TEST_F(DaemonTest, StreamRulesAndLimitsGetClearAnswers) {
+  auto stream = [&](const std::vector<v1::SendFramesRequest>& messages) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::SendFramesResponse totals;
+    auto writer = stub_->StreamSendFrames(&context, &totals);
+    for (const auto& m : messages) {
+      if (!writer->Write(m)) break;
+    }
+    writer->WritesDone();
+    return writer->Finish();
+  };
+  v1::SendFramesRequest on_a;
+  on_a.set_interface(ns_->a());
+  on_a.add_frames(MakeFrame(0, 64));
+  v1::SendFramesRequest on_b = on_a;
+  on_b.set_interface(ns_->b());
+  grpc::Status switched = stream({on_a, on_b});
+  EXPECT_EQ(switched.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(switched.error_message().find("every message of a stream names the same interface"),
+            std::string::npos)
+      << switched.error_message();
+  v1::SendFramesRequest limited = on_a, relimited = on_a;
+  limited.set_limit(10);
+  relimited.set_limit(20);
+  grpc::Status changed = stream({limited, relimited});
+  EXPECT_EQ(changed.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(changed.error_message().find("limit and duration hold for the whole stream"),
+            std::string::npos);
+  v1::SendFramesRequest conflict = on_a;
+  conflict.set_frames_per_second(10);
+  conflict.add_offsets_ns(0);
+  v1::SendFramesResponse response;
+  grpc::Status refused = Call(&v1::PktPool::Stub::SendFrames, conflict, &response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(refused.error_message().find("exclude each other"), std::string::npos);
+
+  // A limit: the frames after it are SKIPPED, not failed.
+  v1::SendFramesRequest three = on_a;
+  three.add_frames(MakeFrame(1, 64));
+  three.add_frames(MakeFrame(2, 64));
+  three.set_limit(2);
+  ASSERT_TRUE(Call(&v1::PktPool::Stub::SendFrames, three, &response).ok());
+  EXPECT_EQ(response.frames_sent(), 2u);
+  EXPECT_EQ(response.frames_skipped(), 1u);
+  EXPECT_EQ(response.frames_failed(), 0u);
+  ASSERT_EQ(response.outcomes_size(), 3);
+  EXPECT_EQ(response.outcomes(2).result(), v1::SEND_RESULT_SKIPPED);
+  EXPECT_FALSE(response.timed());
+  // Nothing held: the tx pools are back at zero.
+  EXPECT_EQ(InUse(StatsOf(ns_->a()), v1::POOL_NAME_TX_PACKETS), 0u);
+}
+
+TEST_F(DaemonTest, CancellingAStreamFailsFramesDueLaterAtOnce) {
+  // Frames recorded up to an hour ahead: a client that cancels does not leave them queued.
+  grpc::ClientContext stream_context;
+  v1::SendFramesResponse totals;
+  auto writer = stub_->StreamSendFrames(&stream_context, &totals);
+  v1::SendFramesRequest batch;
+  batch.set_interface(ns_->a());
+  for (int i = 0; i < 50; ++i) {
+    batch.add_frames(MakeFrame(i, 64));
+    batch.add_offsets_ns(static_cast<int64_t>(i) * 72'000'000'000);  // 72 s apart
+  }
+  ASSERT_TRUE(writer->Write(batch));
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_GT(InUse(StatsOf(ns_->a()), v1::POOL_NAME_TX_PACKETS), 0u);
+  const absl::Time cancelled = absl::Now();
+  stream_context.TryCancel();
+  writer->Finish();
+  while (InUse(StatsOf(ns_->a()), v1::POOL_NAME_TX_PACKETS) != 0 &&
+         absl::Now() - cancelled < absl::Seconds(10)) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_EQ(InUse(StatsOf(ns_->a()), v1::POOL_NAME_TX_PACKETS), 0u);
+  EXPECT_LT(absl::Now() - cancelled, absl::Seconds(2));
+  const v1::BindingStats stats = StatsOf(ns_->a());
+  EXPECT_EQ(stats.tx_failures().at("cancelled"), 49u);
+  EXPECT_EQ(stats.tx_frames(), 1u);
 }
 
 TEST_F(DaemonTest, StreamsOverTheConfiguredLimitAreRefused) {

@@ -56,6 +56,7 @@ v1::GetStatsResponse Stats() {
   (*a->mutable_tx_failures())["closed"] = 0;
   (*a->mutable_tx_failures())["inject_failed"] = 2;
   a->set_tx_queue_depth(17);
+  a->set_tx_late_frames(23);
   a->set_down_events(4);
   a->set_pcap_received(1300);
   a->set_pcap_dropped(5);
@@ -98,7 +99,7 @@ TEST(PrometheusText, EveryLineParsesStrictly) {
 
 TEST(PrometheusText, FamiliesAreExactlyTheFixedListWithTheirTypesAndLabels) {
   const std::vector<FamilySpec> specs = Specs();
-  ASSERT_EQ(specs.size(), 26u) << "cannot read " << PKTPOOL_METRIC_FAMILIES_FILE;
+  ASSERT_EQ(specs.size(), 27u) << "cannot read " << PKTPOOL_METRIC_FAMILIES_FILE;
   const PromExposition parsed = Parse(RenderPrometheus(Stats(), "0.1.0"));
   std::set<std::string> listed, rendered;
   for (const FamilySpec& spec : specs) {
@@ -133,6 +134,7 @@ TEST(PrometheusText, BindingValuesEqualTheirInputs) {
   EXPECT_EQ(p.Value("pktpool_rx_bytes_total", a), 567890);
   EXPECT_EQ(p.Value("pktpool_rx_resource_drops_total", a), 3);
   EXPECT_EQ(p.Value("pktpool_tx_queue_depth", a), 17);
+  EXPECT_EQ(p.Value("pktpool_tx_late_frames_total", a), 23);
   EXPECT_EQ(p.Value("pktpool_down_events_total", a), 4);
   EXPECT_EQ(p.Value("pktpool_pcap_received_total", a), 1300);
   EXPECT_EQ(p.Value("pktpool_pcap_dropped_total", a), 5);

@@ -178,6 +178,48 @@ TEST(ValidateSendFrames, RefusesRatesThatAreNotFiniteAndAtLeastZero) {
   EXPECT_TRUE(ValidateSendFrames(paced, 10, 2048).ok());
 }
 
+TEST(ValidateSendFrames, OffsetsAreOnePerFrameAndNotNegative) {
+  v1::SendFramesRequest recorded = Frames({60, 60, 60});
+  for (int64_t offset : {0, 1000, 1000}) recorded.add_offsets_ns(offset);
+  recorded.set_multiplier(2);
+  EXPECT_TRUE(ValidateSendFrames(recorded, 10, 2048).ok());
+  v1::SendFramesRequest short_of_one = Frames({60, 60, 60});
+  short_of_one.add_offsets_ns(0);
+  short_of_one.add_offsets_ns(5);
+  ExpectInvalid(ValidateSendFrames(short_of_one, 10, 2048),
+                "offsets_ns has 2 values for 3 frames; give one per frame, or none");
+  v1::SendFramesRequest negative = Frames({60, 60});
+  negative.add_offsets_ns(0);
+  negative.add_offsets_ns(-1);
+  ExpectInvalid(ValidateSendFrames(negative, 10, 2048), "offsets_ns[1] is -1");
+}
+
+TEST(ValidateSendFrames, TimingFieldsThatExcludeEachOtherAreNamed) {
+  v1::SendFramesRequest both_rates = Frames({60});
+  both_rates.set_frames_per_second(10);
+  both_rates.set_megabits_per_second(10);
+  ExpectInvalid(ValidateSendFrames(both_rates, 10, 2048),
+                "frames_per_second and megabits_per_second exclude each other");
+  v1::SendFramesRequest rate_and_offsets = Frames({60});
+  rate_and_offsets.set_megabits_per_second(10);
+  rate_and_offsets.add_offsets_ns(0);
+  ExpectInvalid(ValidateSendFrames(rate_and_offsets, 10, 2048),
+                "offsets_ns (recorded timing) and megabits_per_second exclude each other");
+  v1::SendFramesRequest multiplier_alone = Frames({60});
+  multiplier_alone.set_multiplier(3);
+  ExpectInvalid(ValidateSendFrames(multiplier_alone, 10, 2048),
+                "multiplier scales recorded timing: it needs offsets_ns");
+  v1::SendFramesRequest burst_alone = Frames({60});
+  burst_alone.set_max_burst(8);
+  ExpectInvalid(ValidateSendFrames(burst_alone, 10, 2048), "max_burst bounds the catch-up");
+  v1::SendFramesRequest too_fast = Frames({60});
+  too_fast.set_megabits_per_second(1e9);
+  ExpectInvalid(ValidateSendFrames(too_fast, 10, 2048), "megabits_per_second is 1e+09");
+  v1::SendFramesRequest backwards = Frames({60});
+  backwards.mutable_duration()->set_seconds(-1);
+  ExpectInvalid(ValidateSendFrames(backwards, 10, 2048), "duration is negative");
+}
+
 // ---- Capture -------------------------------------------------------------------------
 
 v1::CaptureRequest Filter(const std::string& filter) {
