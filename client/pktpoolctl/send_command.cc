@@ -1,9 +1,13 @@
-// send: frames from hex, raw files or a pcap file, replayed like tcpreplay (--loop,
-// --pps, --topspeed, or the file's own timing), with a summary.
+// send: frames from hex, raw files or a pcap file, replayed like tcpreplay: the file's
+// recorded timing (with --multiplier), --pps, --mbps or --topspeed; --loop, --limit,
+// --duration; a summary like tcpreplay's. pktpoold keeps the time: timed frames go with
+// their due offsets, ahead of the wire by a bounded look-ahead.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <limits>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -15,19 +19,25 @@
 #include "client/pktpoolctl/interrupt.h"
 #include "client/pktpoolctl/output.h"
 #include "client/pktpoolctl/pcap_file.h"
+#include "daemon/capture/send_schedule.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace pktpool::ctl {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using google::protobuf::util::TimeUtil;
 
 // Messages stay well under the daemon's default limits (4096 frames, 16 MiB).
 constexpr size_t kMaxFramesPerMessage = 1024;
 constexpr size_t kMaxBytesPerMessage = 4 << 20;
 // A looped batch is repeated by the daemon up to this many frames per message.
 constexpr uint64_t kMaxRepeatedFramesPerMessage = 65536;
-// Recorded timing: frames due within this much of each other go in one message.
-constexpr auto kTimingSlack = std::chrono::milliseconds(1);
+// Timed sends: a message holds at most this much of the timeline and is written at most
+// this far ahead of its first frame's due time. The daemon keeps the time; this bounds
+// what it holds, so Ctrl-C stops the send within about half a second.
+constexpr int64_t kMessageSpanNs = 100'000'000;
+constexpr int64_t kLookAheadNs = 250'000'000;
 
 struct SendArgs {
   std::string interface;
@@ -36,20 +46,16 @@ struct SendArgs {
   std::string pcap_file;
   uint32_t loop = 1;
   double pps = 0;
+  double mbps = 0;
+  double multiplier = 0;  // 0: not given (1)
   bool topspeed = false;
+  uint64_t limit = 0;
+  double duration_seconds = 0;
+  uint32_t max_burst = 0;
   double wait_seconds = 0;
 };
 
-enum class Timing { kTopSpeed, kPaced, kRecorded };
-
-// What was sent, for the summary.
-struct SendTotals {
-  uint64_t sent = 0;
-  uint64_t failed = 0;
-  uint64_t bytes_attempted = 0;
-  double seconds = 0;
-  bool interrupted = false;
-};
+enum class Timing { kTopSpeed, kRate, kRecorded };
 
 absl::StatusOr<std::vector<FileFrame>> LoadFrames(const SendArgs& args) {
   std::vector<FileFrame> frames;
@@ -78,26 +84,74 @@ absl::StatusOr<std::vector<FileFrame>> LoadFrames(const SendArgs& args) {
   return frames;
 }
 
-size_t MessageFrames(Timing timing, double pps) {
-  if (timing != Timing::kPaced) return kMaxFramesPerMessage;
-  return std::clamp<size_t>(static_cast<size_t>(pps), 1, kMaxFramesPerMessage);
+// The timing options that exclude each other, named as the user typed them.
+absl::Status CheckTimingOptions(const SendArgs& args) {
+  auto both = [](const char* a, const char* b, const char* why) {
+    return absl::InvalidArgumentError(absl::StrCat(a, " and ", b, " exclude each other: ", why));
+  };
+  const bool multiplier = args.multiplier > 0;
+  if (args.pps > 0 && args.mbps > 0) return both("--pps", "--mbps", "pick one rate");
+  if (args.topspeed && args.pps > 0) return both("--topspeed", "--pps", "pick one");
+  if (args.topspeed && args.mbps > 0) return both("--topspeed", "--mbps", "pick one");
+  if (multiplier && args.topspeed) {
+    return both("--multiplier", "--topspeed", "--multiplier scales the recorded timing");
+  }
+  if (multiplier && (args.pps > 0 || args.mbps > 0)) {
+    return both("--multiplier", args.pps > 0 ? "--pps" : "--mbps",
+                "--multiplier scales the pcap's recorded timing, a rate replaces it");
+  }
+  if (multiplier && args.pcap_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--multiplier scales a pcap file's recorded timing: it needs --pcap FILE");
+  }
+  const bool recorded = !args.pcap_file.empty() && !args.topspeed && args.pps == 0 && args.mbps == 0;
+  if (recorded && (!args.hex.empty() || !args.raw_files.empty())) {
+    return both(args.hex.empty() ? "--file" : "--hex", "--pcap's recorded timing",
+                "those frames have no recorded time; add --pps, --mbps or --topspeed");
+  }
+  if (args.max_burst > 0 && !recorded && args.pps == 0 && args.mbps == 0) {
+    return both("--max-burst", args.topspeed ? "--topspeed" : "sending at top speed",
+                "--max-burst bounds the catch-up of a timed send (--pps, --mbps or a "
+                "pcap's recorded timing)");
+  }
+  return absl::OkStatus();
 }
 
-void SetWait(double seconds, v1::SendFramesRequest* request) {
-  if (seconds <= 0) return;
-  request->mutable_wait_for_resources()->set_seconds(static_cast<int64_t>(seconds));
-  request->mutable_wait_for_resources()->set_nanos(
-      static_cast<int32_t>((seconds - static_cast<int64_t>(seconds)) * 1e9));
+Timing TimingOf(const SendArgs& args) {
+  if (args.pps > 0 || args.mbps > 0) return Timing::kRate;
+  if (!args.pcap_file.empty() && !args.topspeed) return Timing::kRecorded;  // tcpreplay's default
+  return Timing::kTopSpeed;
 }
 
-// Splits frames [0, n) into message-sized runs of at most `max_frames`: {first, count}.
-std::vector<std::pair<size_t, size_t>> Chunks(const std::vector<FileFrame>& frames,
-                                              size_t max_frames) {
+// The fields every message of the send carries.
+v1::SendFramesRequest BaseRequest(const SendArgs& args, Timing timing) {
+  v1::SendFramesRequest request;
+  request.set_interface(args.interface);
+  if (args.wait_seconds > 0) {
+    *request.mutable_wait_for_resources() =
+        TimeUtil::NanosecondsToDuration(static_cast<int64_t>(args.wait_seconds * 1e9));
+  }
+  request.set_limit(args.limit);
+  if (args.duration_seconds > 0) {
+    *request.mutable_duration() =
+        TimeUtil::NanosecondsToDuration(static_cast<int64_t>(args.duration_seconds * 1e9));
+  }
+  if (timing == Timing::kRate) {
+    request.set_frames_per_second(args.pps);
+    request.set_megabits_per_second(args.mbps);
+  }
+  if (timing == Timing::kRecorded && args.multiplier > 0) request.set_multiplier(args.multiplier);
+  if (timing != Timing::kTopSpeed) request.set_max_burst(args.max_burst);
+  return request;
+}
+
+// Splits frames [0, n) into message-sized runs: {first, count}.
+std::vector<std::pair<size_t, size_t>> Chunks(const std::vector<FileFrame>& frames) {
   std::vector<std::pair<size_t, size_t>> chunks;
   size_t first = 0, bytes = 0;
   for (size_t i = 0; i < frames.size(); ++i) {
     const size_t count = i - first;
-    if (count > 0 && (count == max_frames ||
+    if (count > 0 && (count == kMaxFramesPerMessage ||
                       bytes + frames[i].data.size() > kMaxBytesPerMessage)) {
       chunks.emplace_back(first, count);
       first = i;
@@ -109,26 +163,29 @@ std::vector<std::pair<size_t, size_t>> Chunks(const std::vector<FileFrame>& fram
   return chunks;
 }
 
+// What came back, for the summary.
+struct SendTotals {
+  v1::SendFramesResponse response;
+  double seconds = 0;  // the whole command, as a user times it
+  bool interrupted = false;
+};
+
 // One SendFrames call: the batch fits one message; per-frame outcomes are printed.
 int SendUnary(PktPoolClient& client, const SendArgs& args, const std::vector<FileFrame>& frames,
               const GlobalOptions& options, SendTotals* totals) {
-  v1::SendFramesRequest request;
-  request.set_interface(args.interface);
+  v1::SendFramesRequest request = BaseRequest(args, Timing::kTopSpeed);
   for (const auto& frame : frames) request.add_frames(frame.data);
   request.set_repeat(args.loop);
-  request.set_frames_per_second(args.pps);
-  SetWait(args.wait_seconds, &request);
-  v1::SendFramesResponse response;
   const auto start = Clock::now();
-  grpc::Status status = client.Send(request, &response);
+  grpc::Status status = client.Send(request, &totals->response);
   totals->seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (!status.ok()) return ReportRefused(status);
-  totals->sent = response.frames_sent();
-  totals->failed = response.frames_failed();
   if (!options.json) {
-    for (int i = 0; i < response.outcomes_size(); ++i) {
-      const auto& outcome = response.outcomes(i);
-      if (outcome.result() == v1::SEND_RESULT_SENT) continue;
+    for (int i = 0; i < totals->response.outcomes_size(); ++i) {
+      const auto& outcome = totals->response.outcomes(i);
+      if (outcome.result() == v1::SEND_RESULT_SENT || outcome.result() == v1::SEND_RESULT_SKIPPED) {
+        continue;
+      }
       std::string reason = v1::SendResult_Name(outcome.result());
       std::fprintf(stderr, "pktpoolctl: frame %d (%zu bytes): %s%s%s\n", i + 1,
                    frames[static_cast<size_t>(i)].data.size(),
@@ -139,122 +196,197 @@ int SendUnary(PktPoolClient& client, const SendArgs& args, const std::vector<Fil
   return kExitOk;
 }
 
-// StreamSendFrames: many messages, in order; Ctrl-C stops between messages.
-// Moves the frames of `chunks` into one request each (the file's bytes are not copied).
-std::vector<v1::SendFramesRequest> BuildMessages(
-    const SendArgs& args, Timing timing, const std::vector<std::pair<size_t, size_t>>& chunks,
-    std::vector<FileFrame>* frames) {
-  std::vector<v1::SendFramesRequest> messages(chunks.size());
-  for (size_t c = 0; c < chunks.size(); ++c) {
-    v1::SendFramesRequest& request = messages[c];
-    request.set_interface(args.interface);
-    for (size_t i = chunks[c].first; i < chunks[c].first + chunks[c].second; ++i) {
-      request.add_frames(std::move((*frames)[i].data));
-    }
-    if (timing == Timing::kPaced) request.set_frames_per_second(args.pps);
-    SetWait(args.wait_seconds, &request);
-  }
-  return messages;
-}
-
-// StreamSendFrames: many messages, in order; Ctrl-C stops between messages. Unless the
-// timing is recorded, the messages are built before the clock starts (as tcpreplay
-// --preload-pcap reads the file first), moving the bytes out of `frames`.
-int SendStreamed(PktPoolClient& client, const SendArgs& args, std::vector<FileFrame>& frames,
-                 Timing timing, InterruptWatcher& interrupt, SendTotals* totals) {
-  grpc::ClientContext context;
-  v1::SendFramesResponse response;
-  auto writer = client.StreamSend(&context, &response);
-  interrupt.OnInterrupt([] {});  // noticed between messages; the stream ends in order
-  // Paced messages carry about a second of frames, so Ctrl-C stops within a second.
-  const auto chunks = Chunks(frames, MessageFrames(timing, args.pps));
-  // A file that fits one message is repeated by the daemon (it keeps the batch, as
-  // tcpreplay --preload-pcap keeps the file in memory).
+// Top speed over StreamSendFrames: the messages are built before the clock starts (as
+// tcpreplay --preload-pcap reads the file first), moving the bytes out of `frames`; a
+// file that fits one message is repeated by the daemon.
+void WriteTopSpeed(const SendArgs& args, std::vector<FileFrame>& frames,
+                   grpc::ClientWriter<v1::SendFramesRequest>& writer,
+                   const InterruptWatcher& interrupt, bool* stream_ok) {
+  const auto chunks = Chunks(frames);
   uint32_t repeat = 1;
-  if (chunks.size() == 1 && timing == Timing::kTopSpeed) {
+  if (chunks.size() == 1) {
     repeat = static_cast<uint32_t>(std::max<uint64_t>(
         1, std::min<uint64_t>(args.loop, kMaxRepeatedFramesPerMessage / frames.size())));
   }
-  const int64_t file_span_ns = frames.back().timestamp_ns - frames.front().timestamp_ns;
-  std::vector<v1::SendFramesRequest> messages;
-  if (timing != Timing::kRecorded) messages = BuildMessages(args, timing, chunks, &frames);
-  const auto start = Clock::now();
-  bool stream_ok = true;
-  auto write = [&](size_t first, size_t count) {  // recorded timing: built as it goes
-    v1::SendFramesRequest request;
-    request.set_interface(args.interface);
-    for (size_t i = first; i < first + count; ++i) request.add_frames(frames[i].data);
-    SetWait(args.wait_seconds, &request);
-    return writer->Write(request);
-  };
-  for (uint32_t loop = 0; loop < args.loop && stream_ok && !interrupt.interrupted();) {
-    if (timing == Timing::kRecorded) {
-      // Frame i is due at start + (its time - the first frame's time) + loop * span.
-      size_t i = 0;
-      while (i < frames.size() && stream_ok && !interrupt.interrupted()) {
-        auto due = [&](size_t k) {
-          return start + std::chrono::nanoseconds(frames[k].timestamp_ns -
-                                                  frames.front().timestamp_ns +
-                                                  static_cast<int64_t>(loop) * file_span_ns);
-        };
-        std::this_thread::sleep_until(std::min(due(i), Clock::now() + std::chrono::seconds(1)));
-        if (Clock::now() < due(i)) continue;  // a long gap: wait in steps, Ctrl-C works
-        size_t count = 0, bytes = 0;
-        while (i + count < frames.size() && count < kMaxFramesPerMessage &&
-               bytes + frames[i + count].data.size() <= kMaxBytesPerMessage &&
-               due(i + count) <= Clock::now() + kTimingSlack) {
-          bytes += frames[i + count].data.size();
-          ++count;
-        }
-        if (count == 0) count = 1;
-        stream_ok = write(i, count);
-        i += count;
-      }
-      ++loop;
-      continue;
+  std::vector<v1::SendFramesRequest> messages(chunks.size(), BaseRequest(args, Timing::kTopSpeed));
+  for (size_t c = 0; c < chunks.size(); ++c) {
+    for (size_t i = chunks[c].first; i < chunks[c].first + chunks[c].second; ++i) {
+      messages[c].add_frames(std::move(frames[i].data));
     }
+  }
+  uint64_t written = 0;  // frames, repeats counted: the daemon stops at --limit itself
+  for (uint32_t loop = 0; loop < args.loop && *stream_ok;) {
     for (v1::SendFramesRequest& message : messages) {
-      if (!stream_ok || interrupt.interrupted()) break;
+      if (!*stream_ok || interrupt.interrupted() || (args.limit > 0 && written >= args.limit)) {
+        return;
+      }
       message.set_repeat(repeat);
-      stream_ok = writer->Write(message);
+      *stream_ok = writer.Write(message);
+      written += static_cast<uint64_t>(message.frames_size()) * repeat;
     }
     loop += repeat;
     repeat = std::min(repeat, args.loop - loop > 0 ? args.loop - loop : 1);
+  }
+}
+
+// Timed (a rate or the recorded timing) over StreamSendFrames: frame after frame of every
+// loop, each message at most kMessageSpanNs of the timeline, written no more than
+// kLookAheadNs before its first frame is due. The due times are the daemon's own
+// (capture::SendTimeline); recorded frames carry their offsets, loops continue the
+// timeline (capture::RepeatPeriod), and the daemon injects each frame on time.
+void WriteTimed(const SendArgs& args, Timing timing, const std::vector<FileFrame>& frames,
+                grpc::ClientWriter<v1::SendFramesRequest>& writer,
+                const InterruptWatcher& interrupt, bool* stream_ok) {
+  const v1::SendFramesRequest base = BaseRequest(args, timing);
+  capture::SendPacing pacing{.frames_per_second = args.pps,
+                             .megabits_per_second = args.mbps,
+                             .recorded = timing == Timing::kRecorded,
+                             .multiplier = args.multiplier > 0 ? args.multiplier : 1};
+  capture::SendTimeline timeline(pacing);
+  // Recorded offsets from the first frame, never going back (a capture may hold frames
+  // out of order; they keep the file's order and go as soon as their turn comes).
+  std::vector<int64_t> recorded(frames.size(), 0);
+  for (size_t i = 1; i < frames.size(); ++i) {
+    recorded[i] = std::max(recorded[i - 1], frames[i].timestamp_ns - frames.front().timestamp_ns);
+  }
+  const int64_t period = capture::RepeatPeriod(recorded);
+  const int64_t duration_ns = args.duration_seconds > 0
+                                  ? static_cast<int64_t>(args.duration_seconds * 1e9)
+                                  : std::numeric_limits<int64_t>::max();
+  const uint64_t total = static_cast<uint64_t>(args.loop) * frames.size();
+  const uint64_t last = args.limit > 0 ? std::min(total, args.limit) : total;
+  const auto start = Clock::now();
+  v1::SendFramesRequest message = base;
+  int64_t message_first_due = 0;
+  size_t message_bytes = 0;
+  auto write = [&] {
+    // Not before its first frame is within the look-ahead; Ctrl-C is seen within 100 ms.
+    while (!interrupt.interrupted()) {
+      const int64_t elapsed =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
+      const int64_t early = message_first_due - kLookAheadNs - elapsed;
+      if (early <= 0) break;
+      std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<int64_t>(early, 100'000'000)));
+    }
+    if (interrupt.interrupted()) return false;
+    *stream_ok = writer.Write(message);
+    message = base;
+    message_bytes = 0;
+    return *stream_ok;
+  };
+  for (uint64_t k = 0; k < last; ++k) {
+    const size_t i = static_cast<size_t>(k % frames.size());
+    const uint64_t round = k / frames.size();
+    const int64_t offset = recorded[i] + static_cast<int64_t>(round) * period;
+    const int64_t due = timeline.Next(frames[i].data.size(), offset);
+    if (due > duration_ns) break;  // the daemon would skip it
+    const bool full = message.frames_size() > 0 &&
+                      (static_cast<size_t>(message.frames_size()) == kMaxFramesPerMessage ||
+                       message_bytes + frames[i].data.size() > kMaxBytesPerMessage ||
+                       due - message_first_due > kMessageSpanNs);
+    if (full && !write()) return;
+    if (message.frames_size() == 0) message_first_due = due;
+    message.add_frames(frames[i].data);
+    message_bytes += frames[i].data.size();
+    if (timing == Timing::kRecorded) message.add_offsets_ns(offset);
+  }
+  if (message.frames_size() > 0) write();
+}
+
+int SendStreamed(PktPoolClient& client, const SendArgs& args, std::vector<FileFrame>& frames,
+                 Timing timing, InterruptWatcher& interrupt, SendTotals* totals) {
+  grpc::ClientContext context;
+  auto writer = client.StreamSend(&context, &totals->response);
+  interrupt.OnInterrupt([] {});  // noticed between messages; the stream ends in order
+  const auto start = Clock::now();
+  bool stream_ok = true;
+  if (timing == Timing::kTopSpeed) {
+    WriteTopSpeed(args, frames, *writer, interrupt, &stream_ok);
+  } else {
+    WriteTimed(args, timing, frames, *writer, interrupt, &stream_ok);
   }
   totals->interrupted = interrupt.interrupted();
   if (stream_ok) writer->WritesDone();
   grpc::Status status = writer->Finish();
   totals->seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  totals->sent = response.frames_sent();
-  totals->failed = response.frames_failed();
   if (!status.ok()) {
-    std::fprintf(stderr, "pktpoolctl: sent %lu frames before the daemon ended the stream\n",
-                 static_cast<unsigned long>(totals->sent));
+    std::fprintf(stderr, "pktpoolctl: the daemon ended the stream; frames sent before that "
+                         "are not counted here: see pktpoolctl stats %s\n",
+                 args.interface.c_str());
     return ReportRefused(status);
   }
   return kExitOk;
 }
 
+double Seconds(const google::protobuf::Duration& duration) {
+  return static_cast<double>(TimeUtil::DurationToNanoseconds(duration)) / 1e9;
+}
+double Micros(const google::protobuf::Duration& duration) {
+  return static_cast<double>(TimeUtil::DurationToNanoseconds(duration)) / 1e3;
+}
+
+// The summary: tcpreplay's Actual:/Rated: lines, then the timing, failures and skips.
 void PrintSummary(const SendArgs& args, const SendTotals& t, bool json) {
-  const double rate = t.seconds > 0 ? static_cast<double>(t.sent) / t.seconds : 0;
-  const double mbits = t.seconds > 0 && t.failed == 0
-                           ? static_cast<double>(t.bytes_attempted) * 8 / t.seconds / 1e6
-                           : 0;
+  const v1::SendFramesResponse& r = t.response;
+  const double span =
+      r.frames_sent() > 0
+          ? static_cast<double>(TimeUtil::DurationToNanoseconds(r.last_sent() - r.first_sent())) / 1e9
+          : 0;
+  const double client_rate = t.seconds > 0 ? static_cast<double>(r.frames_sent()) / t.seconds : 0;
   if (json) {
+    std::string timing = absl::StrFormat(
+        "{\"first_sent\": %s, \"last_sent\": %s, \"span_seconds\": %.9f, "
+        "\"frames_per_second\": %.3f, \"bits_per_second\": %.1f, \"timed\": %s",
+        JsonQuote(r.frames_sent() > 0 ? TimeUtil::ToString(r.first_sent()) : ""),
+        JsonQuote(r.frames_sent() > 0 ? TimeUtil::ToString(r.last_sent()) : ""), span,
+        r.frames_per_second(), r.bits_per_second(), r.timed() ? "true" : "false");
+    if (r.timed()) {
+      absl::StrAppendFormat(&timing,
+                            ", \"frames_late\": %d, \"late_threshold_us\": %.3f, "
+                            "\"lateness_p50_us\": %.3f, \"lateness_p99_us\": %.3f, "
+                            "\"lateness_max_us\": %.3f, \"schedule_slip_us\": %.3f",
+                            r.frames_late(), Micros(r.late_threshold()), Micros(r.lateness_p50()),
+                            Micros(r.lateness_p99()), Micros(r.lateness_max()),
+                            Micros(r.schedule_slip()));
+    }
+    timing += "}";
     std::printf(
-        "{\"interface\": %s, \"frames_sent\": %lu, \"frames_failed\": %lu, \"seconds\": %.6f, "
-        "\"frames_per_second\": %.1f, \"interrupted\": %s}\n",
-        JsonQuote(args.interface).c_str(), static_cast<unsigned long>(t.sent),
-        static_cast<unsigned long>(t.failed), t.seconds, rate, t.interrupted ? "true" : "false");
+        "{\"interface\": %s, \"frames_sent\": %lu, \"frames_failed\": %lu, \"frames_skipped\": "
+        "%lu, \"bytes_sent\": %lu, \"seconds\": %.6f, \"frames_per_second\": %.1f, "
+        "\"interrupted\": %s, \"timing\": %s}\n",
+        JsonQuote(args.interface).c_str(), static_cast<unsigned long>(r.frames_sent()),
+        static_cast<unsigned long>(r.frames_failed()),
+        static_cast<unsigned long>(r.frames_skipped()),
+        static_cast<unsigned long>(r.bytes_sent()), t.seconds, client_rate,
+        t.interrupted ? "true" : "false", timing.c_str());
     return;
   }
-  std::string line = absl::StrFormat("sent %lu frames, failed %lu, in %.3f s: %.0f frames/s",
-                                     static_cast<unsigned long>(t.sent),
-                                     static_cast<unsigned long>(t.failed), t.seconds, rate);
-  if (mbits > 0) absl::StrAppendFormat(&line, ", %.1f Mbit/s", mbits);
-  if (t.interrupted) line += " (interrupted)";
-  if (t.failed > 0) line += "; failures by reason: pktpoolctl stats " + args.interface;
-  std::printf("%s\n", line.c_str());
+  std::printf("Actual: %lu frames (%lu bytes) sent in %.6f seconds%s\n",
+              static_cast<unsigned long>(r.frames_sent()),
+              static_cast<unsigned long>(r.bytes_sent()), span,
+              t.interrupted ? " (interrupted)" : "");
+  if (r.frames_sent() > 1 && span > 0) {
+    std::printf("Rated: %.1f Bps, %.3f Mbps, %.2f fps\n", r.bits_per_second() / 8,
+                r.bits_per_second() / 1e6, r.frames_per_second());
+  }
+  if (r.timed() && r.frames_sent() > 0) {
+    std::printf("Timing: %lu frames late by over %.0f us; lateness p50 %.1f us, p99 %.1f us, "
+                "max %.1f us",
+                static_cast<unsigned long>(r.frames_late()), Micros(r.late_threshold()),
+                Micros(r.lateness_p50()), Micros(r.lateness_p99()), Micros(r.lateness_max()));
+    if (r.schedule_slip().seconds() != 0 || r.schedule_slip().nanos() != 0) {
+      std::printf("; the timeline slipped %.6f s (--max-burst)", Seconds(r.schedule_slip()));
+    }
+    std::printf("\n");
+  }
+  if (r.frames_failed() > 0) {
+    std::printf("Failed: %lu frames; by reason: pktpoolctl stats %s\n",
+                static_cast<unsigned long>(r.frames_failed()), args.interface.c_str());
+  }
+  if (r.frames_skipped() > 0) {
+    std::printf("Skipped: %lu frames (--limit or --duration reached)\n",
+                static_cast<unsigned long>(r.frames_skipped()));
+  }
 }
 
 int RunSend(const SendArgs& args, const GlobalOptions& options) {
@@ -262,32 +394,23 @@ int RunSend(const SendArgs& args, const GlobalOptions& options) {
     return ReportUsage(absl::InvalidArgumentError(
         "send needs frames: --hex HEX, --file RAW_FRAME or --pcap FILE (see send --help)"));
   }
-  if (args.topspeed && args.pps > 0) {
-    return ReportUsage(absl::InvalidArgumentError("--pps and --topspeed exclude each other"));
-  }
+  if (absl::Status valid = CheckTimingOptions(args); !valid.ok()) return ReportUsage(valid);
   auto frames = LoadFrames(args);
   if (!frames.ok()) return ReportUsage(frames.status());
-  // tcpreplay's default: a pcap file keeps its recorded timing.
-  Timing timing = Timing::kTopSpeed;
-  if (args.pps > 0) timing = Timing::kPaced;
-  if (!args.pcap_file.empty() && args.pps == 0 && !args.topspeed) timing = Timing::kRecorded;
+  const Timing timing = TimingOf(args);
   InterruptWatcher interrupt;  // before the channel's threads start
   int code = kExitOk;
   auto client = ConnectOrReport(options, &code);
   if (!client) return code;
   SendTotals totals;
   // One SendFrames (with per-frame outcomes) when everything fits one unpaced message.
-  const bool one_message = timing == Timing::kTopSpeed &&
-                           Chunks(*frames, kMaxFramesPerMessage).size() == 1 &&
+  const bool one_message = timing == Timing::kTopSpeed && Chunks(*frames).size() == 1 &&
                            frames->size() * args.loop <= kMaxRepeatedFramesPerMessage;
-  uint64_t bytes_per_loop = 0;
-  for (const auto& frame : *frames) bytes_per_loop += frame.data.size();
-  totals.bytes_attempted = bytes_per_loop * args.loop;
   code = one_message ? SendUnary(*client, args, *frames, options, &totals)
                      : SendStreamed(*client, args, *frames, timing, interrupt, &totals);
   if (code != kExitOk) return code;
   PrintSummary(args, totals, options.json);
-  return totals.failed == 0 ? kExitOk : kExitRefused;
+  return totals.response.frames_failed() == 0 ? kExitOk : kExitRefused;
 }
 
 }  // namespace
@@ -301,21 +424,40 @@ void AddSendCommand(CLI::App& app, CommandRun* run) {
               "  pktpoolctl send veth0 --hex 02000000000202000000000188b5"
               "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f2021\n"
               "  pktpoolctl send veth0 --pcap trace.pcap              # recorded timing\n"
+              "  pktpoolctl send veth0 --pcap trace.pcap -x 2         # twice as fast\n"
               "  pktpoolctl send veth0 --pcap trace.pcap --topspeed --loop 10\n"
-              "  pktpoolctl send veth0 --pcap trace.pcap --pps 1000\n"
-              "frames go in order; without --pps or --topspeed a pcap file keeps its timing "
-              "(1 ms\nresolution), hex and raw frames go at top speed. Exit 1 when any frame "
-              "failed.");
+              "  pktpoolctl send veth0 --pcap trace.pcap --pps 1000 --limit 5000\n"
+              "  pktpoolctl send veth0 --pcap trace.pcap --mbps 100 --duration 10\n"
+              "frames go in order. Without --pps, --mbps or --topspeed a pcap file keeps its\n"
+              "recorded timing (ns resolution; --multiplier scales it); hex and raw frames go\n"
+              "at top speed. pktpoold keeps the time on an absolute timeline: a late frame\n"
+              "does not delay the ones after it, and --loop continues the timeline. --mbps\n"
+              "counts frame bytes only (no preamble, gap or FCS), as tcpreplay does.\n"
+              "Exit 1 when any frame failed, 2 for a usage error.");
   send->add_option("interface", args->interface, "bound interface to send on")->required();
   send->add_option("--hex", args->hex, "a frame as hex digits (repeatable; ':' allowed)")
       ->allow_extra_args(false);
   send->add_option("--file", args->raw_files, "a file holding one raw frame (repeatable)")
       ->allow_extra_args(false);
   send->add_option("--pcap", args->pcap_file, "a pcap or pcapng file of Ethernet frames");
-  send->add_option("--loop", args->loop, "send everything this many times (default 1)")
+  send->add_option("-l,--loop", args->loop, "send everything this many times (default 1)")
       ->check(CLI::PositiveNumber);
-  send->add_option("--pps", args->pps, "frames per second")->check(CLI::PositiveNumber);
-  send->add_flag("--topspeed,-t", args->topspeed, "as fast as possible");
+  send->add_option("-p,--pps", args->pps, "frames per second")->check(CLI::PositiveNumber);
+  send->add_option("-M,--mbps", args->mbps, "megabits per second (frame bytes only)")
+      ->check(CLI::PositiveNumber);
+  send->add_option("-x,--multiplier", args->multiplier,
+                   "speed factor on the pcap's recorded timing (2: twice as fast)")
+      ->check(CLI::PositiveNumber);
+  send->add_flag("-t,--topspeed", args->topspeed, "as fast as possible");
+  send->add_option("-L,--limit", args->limit, "send at most this many frames (loops counted)")
+      ->check(CLI::PositiveNumber);
+  send->add_option("--duration", args->duration_seconds,
+                   "stop after this many seconds (timed: frames due later are not sent)")
+      ->check(CLI::PositiveNumber);
+  send->add_option("--max-burst", args->max_burst,
+                   "when behind schedule, at most this many frames back to back; then the "
+                   "timeline moves (default: no bound)")
+      ->check(CLI::PositiveNumber);
   send->add_option("--wait", args->wait_seconds,
                    "seconds a frame may wait for tx descriptors (default 0: fail at once)")
       ->check(CLI::NonNegativeNumber);

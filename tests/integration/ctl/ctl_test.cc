@@ -18,6 +18,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/struct.pb.h"
@@ -62,6 +63,25 @@ std::vector<std::string> ReadPcap(const std::string& path) {
   }
   pcap_close(file);
   return frames;
+}
+
+// Writes `frames` as a nanosecond pcap file, frame i at `start_ns` + offsets_ns[i].
+void WritePcap(const std::string& path, const std::vector<std::string>& frames,
+               const std::vector<int64_t>& offsets_ns, int64_t start_ns = 1'700'000'000'000'000'000) {
+  pcap_t* dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 65535, PCAP_TSTAMP_PRECISION_NANO);
+  pcap_dumper_t* dumper = pcap_dump_open(dead, path.c_str());
+  ASSERT_NE(dumper, nullptr) << pcap_geterr(dead);
+  for (size_t i = 0; i < frames.size(); ++i) {
+    const int64_t at = start_ns + offsets_ns[i];
+    pcap_pkthdr header{};
+    header.ts.tv_sec = at / 1'000'000'000;
+    header.ts.tv_usec = at % 1'000'000'000;  // ns in a nanosecond file
+    header.caplen = header.len = static_cast<uint32_t>(frames[i].size());
+    pcap_dump(reinterpret_cast<u_char*>(dumper), &header,
+              reinterpret_cast<const u_char*>(frames[i].data()));
+  }
+  pcap_dump_close(dumper);
+  pcap_close(dead);
 }
 
 template <typename Message>
@@ -325,7 +345,7 @@ TEST_F(CtlTest, SendHexIsCapturedAsLinesAndJson) {
   ASSERT_TRUE(lines->WaitForErr("capturing on", absl::Seconds(10))) << lines->Err();
   CommandResult send = Ctl({"send", ns_->a(), "--hex", Hex(frame), "--loop", "3"});
   ASSERT_EQ(send.exit_code, 0) << send.err;
-  EXPECT_EQ(send.out.rfind("sent 3 frames, failed 0", 0), 0u) << send.out;
+  EXPECT_EQ(send.out.rfind("Actual: 3 frames (192 bytes) sent in ", 0), 0u) << send.out;
   CommandResult captured = lines->Wait(absl::Seconds(10));
   ASSERT_EQ(captured.exit_code, 0) << captured.err;
   std::vector<std::string> printed = absl::StrSplit(captured.out, '\n', absl::SkipEmpty());
@@ -376,7 +396,9 @@ TEST_F(CtlTest, ReplayOfATcpdumpFileIsCapturedByteForByte) {
   ASSERT_TRUE(capture->WaitForErr("capturing on", absl::Seconds(10))) << capture->Err();
   CommandResult topspeed = Ctl({"send", ns_->a(), "--pcap", file, "--topspeed"});
   ASSERT_EQ(topspeed.exit_code, 0) << topspeed.err;
-  EXPECT_EQ(topspeed.out.rfind("sent 200 frames, failed 0", 0), 0u) << topspeed.out;
+  EXPECT_EQ(topspeed.out.rfind("Actual: 200 frames (", 0), 0u) << topspeed.out;
+  EXPECT_NE(topspeed.out.find("\nRated: "), std::string::npos) << topspeed.out;
+  EXPECT_EQ(topspeed.out.find("Timing:"), std::string::npos) << topspeed.out;  // not timed
   // Recorded timing (the default), the same file again.
   CommandResult timed = Ctl({"send", ns_->a(), "--pcap", file});
   ASSERT_EQ(timed.exit_code, 0) << timed.err;
@@ -394,6 +416,89 @@ TEST_F(CtlTest, ReplayOfATcpdumpFileIsCapturedByteForByte) {
     if (line.size() > 2 && absl::ascii_isdigit(line[0]) && line[2] == ':') ++frame_lines;
   }
   EXPECT_EQ(frame_lines, 400) << read.out.substr(0, 2000);
+}
+
+TEST_F(CtlTest, SendKeepsRecordedTimingAndRatesAndReportsThem) {
+  // 100 frames recorded 2 ms apart.
+  std::vector<std::string> frames;
+  std::vector<int64_t> offsets;
+  for (uint32_t i = 0; i < 100; ++i) {
+    frames.push_back(testing::TestFrame<std::string>(i, 100));
+    offsets.push_back(static_cast<int64_t>(i) * 2'000'000);
+  }
+  const std::string file = dir_ + "/timed.pcap";
+  WritePcap(file, frames, offsets);
+  auto span_of = [](const google::protobuf::Struct& summary) {
+    return summary.fields().at("timing").struct_value().fields().at("span_seconds").number_value();
+  };
+  // Recorded timing, the default: 198 ms (within 5 %: the precise figures are the bench's).
+  CommandResult recorded = Ctl({"-o", "json", "send", ns_->a(), "--pcap", file});
+  ASSERT_EQ(recorded.exit_code, 0) << recorded.err;
+  auto summary = ParseJson<google::protobuf::Struct>(recorded.out);
+  EXPECT_EQ(summary.fields().at("frames_sent").number_value(), 100);
+  EXPECT_EQ(summary.fields().at("bytes_sent").number_value(), 100 * 100);
+  EXPECT_TRUE(summary.fields().at("timing").struct_value().fields().at("timed").bool_value());
+  EXPECT_NEAR(span_of(summary), 0.198, 0.198 * 0.05);
+  // Twice as fast, looped twice with one mean gap between the loops: 199 frames x 1 ms.
+  CommandResult faster = Ctl({"-o", "json", "send", ns_->a(), "--pcap", file, "-x", "2",
+                              "--loop", "2"});
+  ASSERT_EQ(faster.exit_code, 0) << faster.err;
+  summary = ParseJson<google::protobuf::Struct>(faster.out);
+  EXPECT_EQ(summary.fields().at("frames_sent").number_value(), 200);
+  EXPECT_NEAR(span_of(summary), 0.199, 0.199 * 0.05);
+  // 1 Mbit/s with 100-byte frames: 800 us each, 30 frames of the file: --limit.
+  CommandResult rate = Ctl({"-o", "json", "send", ns_->a(), "--pcap", file, "--mbps", "1",
+                            "--limit", "30"});
+  ASSERT_EQ(rate.exit_code, 0) << rate.err;
+  summary = ParseJson<google::protobuf::Struct>(rate.out);
+  EXPECT_EQ(summary.fields().at("frames_sent").number_value(), 30);
+  EXPECT_NEAR(span_of(summary), 0.0232, 0.0232 * 0.05);
+  EXPECT_NEAR(summary.fields().at("timing").struct_value().fields().at("bits_per_second")
+                  .number_value(), 1e6, 1e6 * 0.05);
+  // 1,000 frames/s for 0.05 s: frames due at 0..50 ms, 51 of them.
+  CommandResult timed = Ctl({"send", ns_->a(), "--pcap", file, "--pps", "1000",
+                             "--duration", "0.05"});
+  ASSERT_EQ(timed.exit_code, 0) << timed.err;
+  EXPECT_EQ(timed.out.rfind("Actual: 51 frames (5100 bytes) sent in 0.05", 0), 0u) << timed.out;
+  EXPECT_NE(timed.out.find("\nRated: "), std::string::npos) << timed.out;
+  EXPECT_NE(timed.out.find(" Mbps, "), std::string::npos) << timed.out;
+  EXPECT_NE(timed.out.find("\nTiming: "), std::string::npos) << timed.out;
+  EXPECT_NE(timed.out.find("frames late by over 100 us; lateness p50 "), std::string::npos)
+      << timed.out;
+  // What the daemon counted: every frame sent above, none failed.
+  const v1::BindingStats a = Stats().bindings(0);
+  EXPECT_EQ(a.tx_frames(), 100u + 200u + 30u + 51u);
+  EXPECT_EQ(a.tx_failures().at("cancelled"), 0u);
+}
+
+TEST_F(CtlTest, TimingOptionsThatExcludeEachOtherAreUsageErrors) {
+  const std::string file = dir_ + "/one.pcap";
+  WritePcap(file, {testing::TestFrame<std::string>(0, 64)}, {0});
+  const std::string hex = Hex(testing::TestFrame<std::string>(0, 64));
+  const struct {
+    std::vector<std::string> args;
+    std::string message;
+  } cases[] = {
+      {{"--pcap", file, "--pps", "10", "--mbps", "1"}, "--pps and --mbps exclude each other"},
+      {{"--pcap", file, "--topspeed", "--pps", "10"}, "--topspeed and --pps exclude each other"},
+      {{"--pcap", file, "-t", "--mbps", "10"}, "--topspeed and --mbps exclude each other"},
+      {{"--pcap", file, "-x", "2", "--pps", "10"}, "--multiplier and --pps exclude each other"},
+      {{"--pcap", file, "-x", "2", "-t"}, "--multiplier and --topspeed exclude each other"},
+      {{"--hex", hex, "-x", "2"}, "--multiplier scales a pcap file's recorded timing"},
+      {{"--hex", hex, "--pcap", file}, "--hex and --pcap's recorded timing exclude each other"},
+      {{"--hex", hex, "--max-burst", "4"},
+       "--max-burst and sending at top speed exclude each other"},
+      {{"--pcap", file, "--pps", "0"}, "--pps"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> args = {"send", ns_->a()};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    CommandResult result = Ctl(args);
+    EXPECT_EQ(result.exit_code, 2) << absl::StrJoin(args, " ") << "\n" << result.err;
+    EXPECT_NE(result.err.find(c.message), std::string::npos)
+        << absl::StrJoin(args, " ") << "\n" << result.err;
+  }
+  EXPECT_EQ(Stats().bindings(0).tx_frames(), 0u);  // nothing was sent
 }
 
 TEST_F(CtlTest, WatchRefreshesInATerminalAndLeavesItCleanOnCtrlC) {
