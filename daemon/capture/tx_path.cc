@@ -31,7 +31,7 @@ constexpr int64_t kTimelineLeadNs = 200'000;
 // The transmit thread sleeps until this margin before a due time and spins the rest. The
 // margin follows the wake-ups it sees (a sleep overshoots by tens to hundreds of us on a
 // virtual machine, even with the timer slack at its minimum).
-constexpr int64_t kMinWakeMarginNs = 20'000;
+constexpr int64_t kMinWakeMarginNs = 50'000;
 constexpr int64_t kInitialWakeMarginNs = 200'000;
 constexpr int64_t kMaxWakeMarginNs = 2'000'000;
 // An idle transmit thread spins (yielding) this long before it sleeps: a sender's next
@@ -52,14 +52,15 @@ void CpuRelax() {
 #endif
 }
 
-// The transmit thread's wake-up margin: up at once to the oversleep it saw plus a quarter,
-// back down slowly (1/512 of the excess per sleep) while sleeps are punctual.
+// The transmit thread's wake-up margin: up at once to one and a half times the oversleep
+// it saw, back down slowly (1/1024 of the excess per sleep) while sleeps are punctual, so
+// it follows the worst wake-ups of the last second or so, not the typical one.
 class WakeMargin {
  public:
   int64_t get() const { return margin_; }
   void Observe(int64_t oversleep_ns) {
-    margin_ -= (margin_ - kMinWakeMarginNs) / 512;
-    margin_ = std::clamp(std::max(margin_, oversleep_ns + oversleep_ns / 4), kMinWakeMarginNs,
+    margin_ -= (margin_ - kMinWakeMarginNs) / 1024;
+    margin_ = std::clamp(std::max(margin_, oversleep_ns + oversleep_ns / 2), kMinWakeMarginNs,
                          kMaxWakeMarginNs);
   }
 
@@ -739,6 +740,9 @@ void TxPath::Loop() {
       lane->items.push_back(item);
     }
     incoming.clear();
+    // A lane without items is gone: its session may have finished and been destroyed as
+    // soon as its last frame completed, so nothing may look at it any more.
+    std::erase_if(lanes, [](const Lane& lane) { return lane.items.empty(); });
     // A cancelled session loses what it has queued; on Close, frames not yet due go.
     int64_t now = MonotonicNs();
     for (Lane& lane : lanes) {
@@ -814,6 +818,7 @@ void TxPath::Loop() {
     }
     next->items.erase(next->items.begin(),
                       next->items.begin() + static_cast<std::ptrdiff_t>(step.send));
+    if (next->items.empty()) lanes.erase(lanes.begin() + (next - lanes.data()));
     const int64_t started = MonotonicNs();
     InjectBatch(group, step.send, errors, details);
     Complete(group, errors, details, step.send, started, MonotonicNs());
