@@ -6,8 +6,9 @@
 #
 # Runs pool_bench (pools vs malloc, a mutex free list, DPDK rte_mempool),
 # veth_throughput.sh (binding send/receive vs tcpreplay, a bare inject loop, tcpdump),
-# control_plane.sh (GetStats vs GetVersion p99 under a send flood) and pcap_replay.sh
-# (pktpoolctl send --pcap vs tcpreplay). Full outputs go to bench/results/<name>.txt;
+# control_plane.sh (GetStats vs GetVersion p99 under a send flood), pcap_replay.sh
+# (pktpoolctl send --pcap vs tcpreplay) and send_timing.sh (pktpoolctl send's timing vs
+# tcpreplay's, measured at the peer). Full outputs go to bench/results/<name>.txt;
 # the section between the report markers in bench/README.md is rewritten with the
 # machine, the commit, each command and its summary (the peer, the ratio, the verdict).
 # Environment: the scripts' own (FRAMES, ROUNDS, CALLS, ...). Exits non-zero only when a
@@ -35,6 +36,7 @@ run pool_bench "$build/bench/pool_bench" --benchmark_repetitions=3
 run veth_throughput "$here/veth_throughput.sh" "$build"
 run control_plane "$here/control_plane.sh" "$build"
 run pcap_replay "$here/pcap_replay.sh" "$build"
+run send_timing "$here/send_timing.sh" "$build"
 
 report=$(mktemp)
 trap 'rm -f "$report"' EXIT
@@ -78,6 +80,14 @@ trap 'rm -f "$report"' EXIT
   echo
   echo '```'
   sed -n '/^file /,$p' "$results/pcap_replay.txt"
+  echo '```'
+  echo
+  echo "### send_timing.sh: pktpoolctl send timing vs tcpreplay (--pps, recorded, --mbps, --loop)"
+  echo
+  echo '`bench/send_timing.sh build-bench`'
+  echo
+  echo '```'
+  sed -n '/^== summary/,$p' "$results/send_timing.txt"
   echo '```'
   echo "<!-- report:end -->"
 } >"$report"

@@ -1,6 +1,5 @@
 // Statistics in the Prometheus text exposition format 0.0.4, with the metric names and
-// labels fixed for pktpoold (the list: /work/helpers/metrics.md, mirrored in
-// daemon/metrics/metric_families.txt).
+// labels fixed for pktpoold (the list: daemon/metrics/metric_families.txt).
 #ifndef PKTPOOL_DAEMON_METRICS_PROMETHEUS_TEXT_H_
 #define PKTPOOL_DAEMON_METRICS_PROMETHEUS_TEXT_H_
 
