@@ -214,10 +214,15 @@ void WriteTopSpeed(const SendArgs& args, std::vector<FileFrame>& frames,
       messages[c].add_frames(std::move(frames[i].data));
     }
   }
-  uint64_t written = 0;  // frames, repeats counted: the daemon stops at --limit itself
+  // The daemon stops at --limit and --duration itself; the client stops writing there too,
+  // rather than stream loops the daemon would only skip.
+  uint64_t written = 0;  // frames, repeats counted
+  const auto start = Clock::now();
+  const auto duration = std::chrono::duration<double>(args.duration_seconds);
   for (uint32_t loop = 0; loop < args.loop && *stream_ok;) {
     for (v1::SendFramesRequest& message : messages) {
-      if (!*stream_ok || interrupt.interrupted() || (args.limit > 0 && written >= args.limit)) {
+      if (!*stream_ok || interrupt.interrupted() || (args.limit > 0 && written >= args.limit) ||
+          (args.duration_seconds > 0 && Clock::now() - start >= duration)) {
         return;
       }
       message.set_repeat(repeat);
