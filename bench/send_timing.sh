@@ -79,6 +79,8 @@ fi
 
 # shellcheck source-path=SCRIPTDIR source=../scripts/netns.sh
 source "$root/scripts/netns.sh"
+# shellcheck source-path=SCRIPTDIR source=common.sh
+source "$here/common.sh"
 ns=pktpool-timing-$$
 ifa=timing-a
 ifb=timing-b
@@ -104,17 +106,6 @@ daemon_pid=$!
 for _ in $(seq 100); do [ -S "$socket" ] && break; sleep 0.1; done
 [ -S "$socket" ] || { cat "$tmp/daemon.log"; die "pktpoold did not start"; }
 
-# wait_for PATTERN FILE PID SECONDS: until FILE has PATTERN; fails if PID exits first.
-wait_for() {
-  local pattern=$1 file=$2 pid=$3 tenths=$(($4 * 10))
-  while [ "$tenths" -gt 0 ]; do
-    grep -q "$pattern" "$file" 2>/dev/null && return 0
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.1
-    tenths=$((tenths - 1))
-  done
-  return 1
-}
 # field KEY LINE: KEY's value in a "result k=v ..." line.
 field() { awk -v key="$1" '{ for (i = 2; i <= NF; ++i) { split($i, kv, "=");
   if (kv[1] == key) { print kv[2]; exit } } }' <<<"$2"; }

@@ -54,6 +54,8 @@ for s in $SEND_SIZES $RECV_SIZES; do
 done
 
 . "$root/scripts/netns.sh"
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$here/common.sh"
 
 ns=pktpool-vethbench-$$
 ifa=vethA
@@ -95,17 +97,6 @@ backlog_drops() {
   echo "$total"
 }
 
-# wait_for PATTERN FILE PID SECONDS: until FILE has PATTERN; fails if PID exits first.
-wait_for() {
-  local pattern=$1 file=$2 pid=$3 tenths=$(($4 * 10))
-  while [ "$tenths" -gt 0 ]; do
-    grep -q "$pattern" "$file" 2>/dev/null && return 0
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.1
-    tenths=$((tenths - 1))
-  done
-  return 1
-}
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 

@@ -151,6 +151,29 @@ class BindingTest : public testing::NamespaceTest {
     receiver->Unsubscribe(subscriber);
   }
 
+  // A timed send from a to b on one session, with b's frames collected meanwhile (so the
+  // receive pool never fills): the results, the session's report, `expected` arrivals.
+  struct TimedRun {
+    std::vector<FrameResult> results;
+    SendReport report;
+    std::vector<Arrival> arrivals;
+  };
+  TimedRun SendTimed(const std::vector<Frame>& frames, const SendOptions& options,
+                     const std::vector<int64_t>& offsets, size_t expected) {
+    Binding* sender = Bind(ns_->a());
+    Binding* receiver = Bind(ns_->b());
+    auto subscriber = receiver->Subscribe("timing", 4096);
+    TimedRun run;
+    std::thread collecting(
+        [&] { run.arrivals = CollectArrivals(*subscriber, expected, absl::Seconds(20)); });
+    std::unique_ptr<SendSession> session = sender->StartSend(options);
+    session->Send(Spans(frames), offsets, options, &run.results);
+    run.report = session->Finish();
+    collecting.join();
+    receiver->Unsubscribe(subscriber);
+    return run;
+  }
+
   std::vector<std::pair<std::unique_ptr<Binding>, BindingStats>> bindings_;
 };
 
@@ -660,68 +683,44 @@ TEST_F(BindingTest, CloseFailsNewSendsAndClosesSubscribers) {
 TEST_F(BindingTest, PacedSendKeepsItsRateAtThePeer) {
   // 2,000 frames at 1,000 frames/s: every frame, in order, over 1.999 s (within 5 %: the
   // precise figures are bench/send_timing.sh's).
-  Binding* sender = Bind(ns_->a());
-  Binding* receiver = Bind(ns_->b());
-  auto subscriber = receiver->Subscribe("timing", 4096);
   std::vector<Frame> frames;
   for (uint32_t i = 0; i < 2000; ++i) frames.push_back(MakeFrame(i, 64));
-  std::vector<Arrival> arrivals;
-  std::thread collecting(
-      [&] { arrivals = CollectArrivals(*subscriber, 2000, absl::Seconds(20)); });
-  SendOptions options{.frames_per_second = 1000};
-  std::unique_ptr<SendSession> session = sender->StartSend(options);
-  std::vector<FrameResult> results;
-  session->Send(Spans(frames), {}, options, &results);
-  const SendReport report = session->Finish();
-  collecting.join();
-  for (const auto& r : results) ASSERT_EQ(r.error, SendError::kNone);
-  EXPECT_EQ(report.frames_sent, 2000u);
-  EXPECT_TRUE(report.timed);
-  EXPECT_EQ(report.lateness.count(), 2000u);
-  EXPECT_NEAR(report.frames_per_second(), 1000, 50);
-  ExpectInOrder(arrivals, 2000);
-  ExpectSpan(arrivals, absl::Milliseconds(1999));
-  receiver->Unsubscribe(subscriber);
+  const TimedRun run = SendTimed(frames, {.frames_per_second = 1000}, {}, 2000);
+  for (const auto& r : run.results) ASSERT_EQ(r.error, SendError::kNone);
+  EXPECT_EQ(run.report.frames_sent, 2000u);
+  EXPECT_TRUE(run.report.timed);
+  EXPECT_EQ(run.report.lateness.count(), 2000u);
+  EXPECT_NEAR(run.report.frames_per_second(), 1000, 50);
+  ExpectInOrder(run.arrivals, 2000);
+  ExpectSpan(run.arrivals, absl::Milliseconds(1999));
 }
 
 TEST_F(BindingTest, RecordedOffsetsRepeatAndMultiplierSetTheTimeline) {
   // 50 frames recorded 4 ms apart, twice (the second round one mean gap after the first),
   // replayed twice as fast: 100 frames 2 ms apart, 198 ms in all.
-  Binding* sender = Bind(ns_->a());
-  Binding* receiver = Bind(ns_->b());
-  auto subscriber = receiver->Subscribe("timing", 4096);
   std::vector<Frame> frames;
   std::vector<int64_t> offsets;
   for (uint32_t i = 0; i < 50; ++i) {
     frames.push_back(MakeFrame(i, 100));
     offsets.push_back(absl::ToInt64Nanoseconds(absl::Milliseconds(4) * i));
   }
-  std::vector<FrameResult> results =
-      sender->Send(Spans(frames), {.repeat = 2, .multiplier = 2}, offsets);
-  for (const auto& r : results) ASSERT_EQ(r.sent, 2u);
-  std::vector<Arrival> arrivals = CollectArrivals(*subscriber, 100, absl::Seconds(10));
-  ASSERT_EQ(arrivals.size(), 100u);
-  for (size_t i = 0; i < 100; ++i) ASSERT_EQ(arrivals[i].sequence, i % 50) << i;
-  ExpectSpan(arrivals, absl::Milliseconds(198));
+  const TimedRun run = SendTimed(frames, {.repeat = 2, .multiplier = 2}, offsets, 100);
+  for (const auto& r : run.results) ASSERT_EQ(r.sent, 2u);
+  ASSERT_EQ(run.arrivals.size(), 100u);
+  for (size_t i = 0; i < 100; ++i) ASSERT_EQ(run.arrivals[i].sequence, i % 50) << i;
+  ExpectSpan(run.arrivals, absl::Milliseconds(198));
   // The loop boundary: one mean gap (2 ms), not a burst or a pause.
-  EXPECT_NEAR(absl::ToDoubleMilliseconds(arrivals[50].at - arrivals[49].at), 2.0, 1.0);
-  receiver->Unsubscribe(subscriber);
+  EXPECT_NEAR(absl::ToDoubleMilliseconds(run.arrivals[50].at - run.arrivals[49].at), 2.0, 1.0);
 }
 
 TEST_F(BindingTest, BitRatePacingCountsFrameBytes) {
   // 1,250-byte frames at 10 Mbit/s: one per ms; 40 frames span 39 ms.
-  Binding* sender = Bind(ns_->a());
-  Binding* receiver = Bind(ns_->b());
-  auto subscriber = receiver->Subscribe("timing", 4096);
   std::vector<Frame> frames;
   for (uint32_t i = 0; i < 40; ++i) frames.push_back(MakeFrame(i, 1250));
-  for (const auto& r : sender->Send(Spans(frames), {.megabits_per_second = 10})) {
-    ASSERT_EQ(r.error, SendError::kNone);
-  }
-  std::vector<Arrival> arrivals = CollectArrivals(*subscriber, 40, absl::Seconds(10));
-  ExpectInOrder(arrivals, 40);
-  ExpectSpan(arrivals, absl::Milliseconds(39));
-  receiver->Unsubscribe(subscriber);
+  const TimedRun run = SendTimed(frames, {.megabits_per_second = 10}, {}, 40);
+  for (const auto& r : run.results) ASSERT_EQ(r.error, SendError::kNone);
+  ExpectInOrder(run.arrivals, 40);
+  ExpectSpan(run.arrivals, absl::Milliseconds(39));
 }
 
 TEST_F(BindingTest, LimitAndDurationSkipTheRestWithoutCallingItAFailure) {

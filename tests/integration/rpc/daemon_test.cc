@@ -98,6 +98,23 @@ class DaemonTest : public testing::NamespaceTest {
     return (stub_.get()->*method)(&context, request, response);
   }
 
+  // A Capture stream of `count` frames on `interface`, subscribed when this returns.
+  struct CaptureCall {
+    std::unique_ptr<grpc::ClientContext> context = std::make_unique<grpc::ClientContext>();
+    std::unique_ptr<grpc::ClientReader<v1::CaptureResponse>> reader;
+  };
+  CaptureCall StartCapture(const std::string& interface, uint64_t count) {
+    v1::CaptureRequest request;
+    request.set_interface(interface);
+    request.set_count(count);
+    CaptureCall call;
+    call.context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    call.reader = stub_->Capture(call.context.get(), request);
+    // The stream's subscriber exists once the first read is pending; give it a moment.
+    absl::SleepFor(absl::Milliseconds(300));
+    return call;
+  }
+
   v1::BindingStats StatsOf(const std::string& interface) {
     v1::GetStatsRequest request;
     request.set_interface(interface);
@@ -190,14 +207,8 @@ TEST_F(DaemonTest, HealthAnswersServingAndReflectionListsTheService) {
 }
 
 TEST_F(DaemonTest, SendThroughGrpcCaptureThroughGrpcByteExactInOrder) {
-  v1::CaptureRequest capture_request;
-  capture_request.set_interface(ns_->b());
-  capture_request.set_count(300);
-  grpc::ClientContext capture_context;
-  capture_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-  auto reader = stub_->Capture(&capture_context, capture_request);
-  // The stream's subscriber exists once the first read is pending; give it a moment.
-  absl::SleepFor(absl::Milliseconds(300));
+  CaptureCall capture = StartCapture(ns_->b(), 300);
+  auto& reader = capture.reader;
 
   v1::SendFramesRequest send;
   send.set_interface(ns_->a());
@@ -545,13 +556,8 @@ TEST_F(DaemonTest, CancelledSendStreamReturnsTxPacketsToBaseline) {
 TEST_F(DaemonTest, AStreamWithOffsetsKeepsOneTimelineAcrossMessages) {
   // 300 frames recorded 1 ms apart, in three messages: one timeline, 299 ms from the first
   // injection to the last, every frame at the peer in order.
-  v1::CaptureRequest capture_request;
-  capture_request.set_interface(ns_->b());
-  capture_request.set_count(300);
-  grpc::ClientContext capture_context;
-  capture_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-  auto reader = stub_->Capture(&capture_context, capture_request);
-  absl::SleepFor(absl::Milliseconds(300));
+  CaptureCall capture = StartCapture(ns_->b(), 300);
+  auto& reader = capture.reader;
   grpc::ClientContext stream_context;
   v1::SendFramesResponse totals;
   auto writer = stub_->StreamSendFrames(&stream_context, &totals);
