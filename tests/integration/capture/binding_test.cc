@@ -286,14 +286,18 @@ TEST_F(BindingTest, SendExhaustionFailsAtOnceOrWaitsForTheDeadline) {
   std::vector<Frame> frames;
   for (uint32_t i = 0; i < 300; ++i) frames.push_back(MakeFrame(i, 1000));
 
-  // Two slow paced sends keep the 4 tx packets out (each builds 2 frames ahead of the
-  // wire), so a third send finds none.
+  // Two slow timed sends keep the 4 tx packets out (each builds 2 frames ahead of the
+  // wire, the first due in 1 s, then one every 50 ms), so a third send finds none.
   std::vector<Frame> slow;
-  for (uint32_t i = 0; i < 20; ++i) slow.push_back(MakeFrame(5000 + i, 100));
+  std::vector<int64_t> later;
+  for (uint32_t i = 0; i < 20; ++i) {
+    slow.push_back(MakeFrame(5000 + i, 100));
+    later.push_back(absl::ToInt64Nanoseconds(absl::Seconds(1) + absl::Milliseconds(50) * i));
+  }
   std::vector<std::thread> paced;
   for (int i = 0; i < 2; ++i) {
     paced.emplace_back([&] {
-      for (const auto& r : sender->Send(Spans(slow), {.frames_per_second = 20})) {
+      for (const auto& r : sender->Send(Spans(slow), {}, later)) {
         EXPECT_EQ(r.error, SendError::kNone);
       }
     });
