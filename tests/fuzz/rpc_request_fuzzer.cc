@@ -191,14 +191,33 @@ void CheckSendFrames(const BindingTable& table, const v1::SendFramesRequest& req
   if (request.has_wait_for_resources()) {
     CheckDuration("SendFrames", request.wait_for_resources());
   }
+  if (request.has_duration()) CheckDuration("SendFrames", request.duration());
   // The body as if the binding were found with this snaplen.
   const absl::Status valid = ValidateSendFrames(request, max_frames_per_batch, snaplen);
-  bool allowed = static_cast<uint32_t>(request.frames_size()) <= max_frames_per_batch &&
-                 std::isfinite(request.frames_per_second()) &&
-                 request.frames_per_second() >= 0;
+  bool allowed = static_cast<uint32_t>(request.frames_size()) <= max_frames_per_batch;
   for (const std::string& frame : request.frames()) {
     allowed &= !frame.empty() && frame.size() <= snaplen;
   }
+  // Timing: offsets one per frame and not negative; at most one of a frame rate, a bit
+  // rate and offsets, each (and the multiplier) finite and in range; a multiplier other
+  // than 1 only with offsets, max_burst only when timed; no negative duration.
+  const bool recorded = request.offsets_ns_size() > 0;
+  allowed &= !recorded || request.offsets_ns_size() == request.frames_size();
+  for (int64_t offset : request.offsets_ns()) allowed &= offset >= 0;
+  auto rate_ok = [](double rate, double low, double high) {
+    return std::isfinite(rate) && (rate == 0 || (rate >= low && rate <= high));
+  };
+  const double fps = request.frames_per_second(), mbps = request.megabits_per_second();
+  const double multiplier = request.multiplier() == 0 ? 1 : request.multiplier();
+  allowed &= rate_ok(fps, capture::kMinFramesPerSecond, capture::kMaxFramesPerSecond) &&
+             rate_ok(mbps, capture::kMinMegabitsPerSecond, capture::kMaxMegabitsPerSecond);
+  allowed &= (fps > 0) + (mbps > 0) + recorded <= 1;
+  allowed &= std::isfinite(multiplier) && multiplier >= capture::kMinMultiplier &&
+             multiplier <= capture::kMaxMultiplier && (multiplier == 1 || recorded);
+  allowed &= request.max_burst() == 0 || fps > 0 || mbps > 0 || recorded;
+  allowed &= !request.has_duration() ||
+             absl::int128(request.duration().seconds()) * 1'000'000'000 +
+                     request.duration().nanos() >= 0;
   if (!valid.ok()) {
     CheckRefusal("SendFrames", valid, {absl::StatusCode::kInvalidArgument});
     if (allowed) Fail("SendFrames", "refused a valid batch: " + valid.ToString());

@@ -98,6 +98,12 @@ RPC_SEEDS = {
     "send-frames": ("SendFramesRequest", 'interface: "veth0" frames: "' + "\\377" * 6
                     + "\\002" * 6 + '\\210\\265' + "x" * 46 + '" frames: "y" '
                     'wait_for_resources { seconds: 1 } frames_per_second: 1000 repeat: 2'),
+    "send-frames-recorded": ("SendFramesRequest", 'interface: "veth0" frames: "' + "\\377" * 6
+                             + "\\002" * 6 + '\\210\\265' + "x" * 46 + '" frames: "y" '
+                             'offsets_ns: 0 offsets_ns: 100000 multiplier: 2 max_burst: 16 '
+                             'limit: 3 duration { seconds: 5 } repeat: 2'),
+    "send-frames-mbps": ("SendFramesRequest", 'interface: "veth0" frames: "z" '
+                         'megabits_per_second: 100 duration { nanos: 500000000 }'),
     "capture": ("CaptureRequest", 'interface: "veth1" filter: "udp and dst port 9" '
                 'snaplen: 128 count: 10 queue_frames: 64 max_batch_frames: 8'),
 }
