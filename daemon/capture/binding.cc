@@ -180,17 +180,20 @@ void Binding::DeliverBatch() {
 
 void Binding::ReleaseStarvingPackets() {
   if (rx_subscribers_.size() < 2 || rx_current_->Available() > 0) return;
-  // Every receive packet is out. Someone starves if a subscriber has nothing queued; the
-  // candidate is the longest queue of a subscriber that has not popped for
-  // kStalledSubscriberIdle (stopped reading). One still reading, however far behind, is
-  // never cut.
+  // Every receive packet is out. Someone starves if a subscriber has nothing queued or is
+  // still reading (popped within kStalledSubscriberIdle): a reader that polls can hold the
+  // one frame the last free packet brought whenever this looks, and would otherwise get
+  // one frame per poll while the ring overflows. The candidate is the longest queue of a
+  // subscriber that has not popped for kStalledSubscriberIdle (stopped reading). One still
+  // reading, however far behind, is never cut.
   const absl::Time now = absl::Now();
   CaptureSubscriber* longest = nullptr;
   size_t longest_queued = 0;
   bool someone_starves = false;
   for (const auto& subscriber : rx_subscribers_) {
     const size_t queued = subscriber->queued();
-    someone_starves |= queued == 0 && !subscriber->closed();
+    const bool reading = now - subscriber->last_pop() < kStalledSubscriberIdle;
+    someone_starves |= (queued == 0 || reading) && !subscriber->closed();
     if (queued > longest_queued && now - subscriber->last_pop() >= kStalledSubscriberIdle) {
       longest = subscriber.get();
       longest_queued = queued;

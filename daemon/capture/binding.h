@@ -75,7 +75,8 @@ struct BindingStats {
 
 // Thread-safe: Send, Subscribe, Unsubscribe and Stats may be called from any thread.
 // Subscribers share the receive packets: a queued frame holds its packet. When every
-// receive packet is out while some subscriber has nothing queued, the longest queue among
+// receive packet is out while some subscriber is still reading (has nothing queued, or
+// popped within kStalledSubscriberIdle), the longest queue among
 // subscribers that have not popped for kStalledSubscriberIdle loses its oldest frames
 // (half the pool's worth), and that subscriber every new frame until it reads again, all
 // counted in its `dropped`: a client that stops reading loses its own frames and cannot

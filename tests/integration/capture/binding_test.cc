@@ -427,6 +427,43 @@ TEST_F(BindingTest, StalledSubscriberCannotStarveAnotherInHoldMode) {
   receiver->Unsubscribe(reader);
 }
 
+// The soak's case: a reader that is still reading but has frames queued whenever the rule
+// looks (a Capture stream polls every 5 ms, and the last free packet's frame waits in its
+// queue) counts as starving, so a stalled subscriber holding the pool is cut. Before, the
+// rule waited for a reader with nothing queued, and the reader got one frame per poll
+// while the kernel ring overflowed.
+TEST_F(BindingTest, StalledSubscriberIsCutWhileAReaderWithFramesQueuedReads) {
+  Binding* sender = Bind(ns_->a());
+  Binding* receiver = Bind(ns_->b(), SmallReceivePool(64, /*hold=*/true));
+  auto stalled = receiver->Subscribe("stalled", 63);
+  auto reader = receiver->Subscribe("reads", 4096);
+  absl::SleepFor(kStalledSubscriberIdle + absl::Milliseconds(50));  // stalled from now on
+  std::vector<Frame> frames;
+  for (uint32_t i = 0; i < 100; ++i) frames.push_back(MakeFrame(i, 200));
+  for (const auto& r : sender->Send(Spans(frames), {})) ASSERT_EQ(r.error, SendError::kNone);
+  // The 64 packets fill: the stalled queue is full (63), the reader holds all 64. The
+  // reader keeps reading without taking anything (PopBatch of 0 frames).
+  ASSERT_TRUE(WaitFor([&] { return receiver->Stats().rx_frames >= 64; }, absl::Seconds(5)));
+  std::vector<RxFrame> none;
+  const bool cut = WaitFor(
+      [&] {
+        reader->PopBatch(&none, 0, absl::ZeroDuration());
+        return stalled->queued() < 63;
+      },
+      absl::Seconds(2));
+  EXPECT_TRUE(cut) << "the stalled subscriber kept its 63 frames while the reader read";
+  // The reader takes everything, in order; the rest waited in the ring.
+  const std::vector<Frame> got = Collect(*reader, frames.size(), absl::Seconds(10));
+  ASSERT_EQ(got.size(), frames.size());
+  for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], frames[i]) << i;
+  const BindingStats stats = receiver->Stats();
+  EXPECT_EQ(stats.pcap.dropped, 0u);
+  EXPECT_EQ(stats.subscribers[1].dropped, 0u);
+  EXPECT_GT(stats.subscribers[0].dropped, 0u);
+  receiver->Unsubscribe(stalled);
+  receiver->Unsubscribe(reader);
+}
+
 // The same without hold mode: frames that find no packet are dropped (counted) until the
 // stalled subscriber has been idle long enough, then the reader's capture goes on; every
 // frame sent after that reaches it.
