@@ -30,10 +30,14 @@ constexpr int64_t kCoalesceNs = 2'000;
 constexpr int64_t kTimelineLeadNs = 200'000;
 // The transmit thread sleeps until this margin before a due time and spins the rest. The
 // margin follows the wake-ups it sees (a sleep overshoots by tens to hundreds of us on a
-// virtual machine, even with the timer slack at its minimum).
+// virtual machine, even with the timer slack at its minimum), up to a cap: a sleep that
+// overshoots more means a loaded machine, where spinning longer would only take CPU from
+// the receive threads and the clients, and feed the overshoot. Frames then leave late,
+// and are counted late. (Yielding while spinning was tried: in bench/send_timing.sh it
+// raised the p99 gap error at 1,000 frames/s from about 20 us to 54 us.)
 constexpr int64_t kMinWakeMarginNs = 50'000;
 constexpr int64_t kInitialWakeMarginNs = 200'000;
-constexpr int64_t kMaxWakeMarginNs = 2'000'000;
+constexpr int64_t kMaxWakeMarginNs = 300'000;
 // An idle transmit thread spins (yielding) this long before it sleeps: a sender's next
 // frames usually follow within microseconds.
 constexpr absl::Duration kQueueSpin = absl::Microseconds(200);
