@@ -244,6 +244,7 @@ void SendSession::Send(std::span<const std::span<const uint8_t>> frames,
     return used >= look_ahead ? 0 : look_ahead - used;
   };
   size_t room = timed ? Room() : 0;
+  int64_t first_sent = 0;  // untimed with a duration: when the session's first frame left
   auto flush = [&] {
     if (pending.empty()) return;
     {
@@ -311,12 +312,11 @@ void SendSession::Send(std::span<const std::span<const uint8_t>> frames,
         }
         --room;
       } else if (duration_ns != std::numeric_limits<int64_t>::max()) {
-        bool expired = false;
-        {
+        if (first_sent == 0) {  // set once, by the first completion: then read no more
           MutexLock lock(&mu_);
-          expired = first_sent_ns_ != 0 && MonotonicNs() - first_sent_ns_ >= duration_ns;
+          first_sent = first_sent_ns_;
         }
-        if (expired) {
+        if (first_sent != 0 && MonotonicNs() - first_sent >= duration_ns) {
           over_.store(true, std::memory_order_release);
           skip(i);
           continue;
@@ -709,13 +709,11 @@ void TxPath::Loop() {
       first += n;
     }
   };
+  bool stopping = false;  // stop_ was seen (it stays set)
   while (true) {
-    bool stopping = false;
     // With frames to time already, the queue's lock is taken only when there is news.
-    if (!lanes.empty() && queue_depth_.load(std::memory_order_acquire) == 0 &&
-        !news_.load(std::memory_order_acquire)) {
-      stopping = false;
-    } else {
+    if (lanes.empty() || queue_depth_.load(std::memory_order_acquire) != 0 ||
+        news_.load(std::memory_order_acquire)) {
       news_.store(false, std::memory_order_relaxed);
       std::unique_lock<Mutex> lock(queue_mu_);
       if (lanes.empty()) {
@@ -734,8 +732,6 @@ void TxPath::Loop() {
       incoming.swap(queue_);
       if (incoming.empty() && lanes.empty() && stopping) break;
     }
-    stopping = stopping || stop_seen_;
-    stop_seen_ = stopping;
     queue_depth_.fetch_sub(static_cast<uint32_t>(incoming.size()), std::memory_order_relaxed);
     for (const Item& item : incoming) {
       auto lane = std::find_if(lanes.begin(), lanes.end(),

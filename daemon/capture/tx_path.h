@@ -133,7 +133,6 @@ class SendSession {
 
   // Fails every frame not injected yet (kCancelled); later Send calls send nothing.
   void Cancel();
-  bool over() const { return over_.load(std::memory_order_acquire); }
 
   // Waits until every frame is injected or failed and returns what happened.
   // Idempotent.
@@ -289,7 +288,6 @@ class TxPath {
   // Set with woken_ or stop_ (and read without the lock): the transmit thread busy with
   // timed frames looks at the queue only when it holds items or there is news.
   std::atomic<bool> news_{false};
-  bool stop_seen_ = false;  // the transmit thread's: stop_ was seen
   // Senders waiting for tx resources. The generation moves on every free; the lock is
   // taken to notify only when someone waits.
   Mutex freed_mu_;

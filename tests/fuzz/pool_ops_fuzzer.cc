@@ -1,6 +1,6 @@
 // pool_ops_fuzzer: the input is a sequence of operations on PacketPools and BufferPools
 // (daemon/pool), and every result is checked against a small reference model of the
-// NDIS rules kept here (docs/ARCHITECTURE.md section 3). Any disagreement aborts with a message.
+// NDIS rules kept here (ARCHITECTURE.md section 3). Any disagreement aborts with a message.
 //
 // Input: one opcode byte, then that operation's arguments (little-endian integers read
 // forward; a short input reads zeros). tests/fuzz/README.md lists the operations.

@@ -764,7 +764,7 @@ TEST_F(BindingTest, BitRatePacingCountsFrameBytes) {
   ExpectSpan(run.arrivals, absl::Milliseconds(39));
 }
 
-TEST_F(BindingTest, LimitAndDurationSkipTheRestWithoutCallingItAFailure) {
+TEST_F(BindingTest, LimitAndDurationStopTheSendWithoutCallingItAFailure) {
   Binding* sender = Bind(ns_->a());
   std::vector<Frame> frames;
   for (uint32_t i = 0; i < 100; ++i) frames.push_back(MakeFrame(i, 64));

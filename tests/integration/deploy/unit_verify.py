@@ -64,7 +64,7 @@ def main():
                  f"{returncode}:\n" + "\n".join(messages))
         print(f"systemd-analyze verify: clean ({args.unit})")
 
-        # The contract (docs/ARCHITECTURE.md, deploy/README.md).
+        # The contract (ARCHITECTURE.md, deploy/README.md).
         unit = read_unit(args.unit)
         expected = {
             "Type": ["notify"], "NotifyAccess": ["main"], "User": ["pktpool"],

@@ -1,4 +1,4 @@
-// One test per buffer-pool rule of docs/ARCHITECTURE.md section 3 (NdisAllocateBufferPool).
+// One test per buffer-pool rule of ARCHITECTURE.md section 3 (NdisAllocateBufferPool).
 #include "daemon/pool/buffer_pool.h"
 
 #include <cstdint>

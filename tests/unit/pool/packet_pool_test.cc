@@ -1,4 +1,4 @@
-// One test per packet-pool rule of docs/ARCHITECTURE.md section 3 (NdisAllocatePacketPoolEx).
+// One test per packet-pool rule of ARCHITECTURE.md section 3 (NdisAllocatePacketPoolEx).
 #include "daemon/pool/packet_pool.h"
 
 #include <cstdint>
