@@ -24,11 +24,14 @@ namespace {
 
 constexpr uint32_t kStopEvent = 0;
 constexpr uint32_t kCaptureEvent = 1;
+constexpr uint32_t kWakeEvent = 2;
 constexpr int kMaxDispatchRounds = 64;  // per wake-up, so Close is never starved
 // rx_hold_when_exhausted: frames taken per dispatch at most, and the pause between
 // looks at the pool while it is empty.
 constexpr uint32_t kMaxHoldBudget = 4096;
 constexpr absl::Duration kHoldRetry = absl::Milliseconds(1);
+// Subscribe waits at most this long for the receive thread to adopt the subscriber.
+constexpr absl::Duration kSubscribeWait = absl::Seconds(1);
 // The interface's MTU, or 1500 when it cannot be read.
 uint32_t InterfaceMtu(const std::string& name) {
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -81,7 +84,11 @@ absl::StatusOr<std::unique_ptr<Binding>> Binding::Open(const std::string& interf
 Binding::Binding(std::string interface, BindingOptions options)
     : interface_(std::move(interface)), options_(std::move(options)) {}
 
-Binding::~Binding() { Close(); }
+Binding::~Binding() {
+  Close();
+  // Open until now: StopSubscriber may write to it from another thread until the end.
+  if (wake_fd_ >= 0) close(wake_fd_);
+}
 
 absl::Status Binding::Start() {
   auto tx = TxPath::Create(&memory_, options_.tx, interface_,
@@ -102,13 +109,18 @@ absl::Status Binding::Start() {
 
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (epoll_fd_ < 0 || stop_fd_ < 0) {
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (epoll_fd_ < 0 || stop_fd_ < 0 || wake_fd_ < 0) {
     return absl::InternalError(absl::StrCat("epoll/eventfd: ", std::strerror(errno)));
   }
   epoll_event stop{};
   stop.events = EPOLLIN;
   stop.data.u32 = kStopEvent;
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, stop_fd_, &stop);
+  epoll_event wake{};
+  wake.events = EPOLLIN;
+  wake.data.u32 = kWakeEvent;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &wake);
   epoll_event capture{};
   capture.events = EPOLLIN;
   capture.data.u32 = kCaptureEvent;
@@ -172,6 +184,61 @@ void Binding::Receive(const pcap_pkthdr* header, const uint8_t* data) {
   rx_batch_.push_back(RxFrame::Adopt(packet));
 }
 
+void Binding::SyncSubscribers() {
+  const uint64_t version = subscribers_version_.load(std::memory_order_acquire);
+  if (version != rx_subscribers_version_) {
+    {
+      MutexLock lock(&subscribers_mu_);
+      rx_subscribers_ = subscribers_;
+      rx_subscribers_version_ = subscribers_version_.load(std::memory_order_relaxed);
+    }
+    // New subscribers count their losses from here: every frame dispatched from now on
+    // is offered to them.
+    std::optional<RxLossCounters> now;
+    for (const auto& subscriber : rx_subscribers_) {
+      if (!subscriber->accepting() && !subscriber->closed() && !subscriber->stop_requested()) {
+        if (!now) now = FreshLossCounters();
+        subscriber->Adopt(*now);
+      }
+    }
+  }
+  if (stop_subscribers_.exchange(false, std::memory_order_acq_rel)) {
+    std::optional<RxLossCounters> now;
+    for (const auto& subscriber : rx_subscribers_) {
+      if (subscriber->stop_requested()) {
+        if (!now) now = FreshLossCounters();
+        subscriber->Adopt(*now);  // no-op when adopted; else its counts stay zero
+        subscriber->Stop(*now);
+      }
+    }
+  }
+}
+
+RxLossCounters Binding::FreshLossCounters() {
+  if (capture_) PublishPcapCounters();
+  return LossCounters();
+}
+
+RxLossCounters Binding::LossCounters() const {
+  return {rx_resource_drops_.load(std::memory_order_relaxed),
+          pcap_dropped_.load(std::memory_order_relaxed),
+          pcap_if_dropped_.load(std::memory_order_relaxed)};
+}
+
+void Binding::StopSubscriber(const std::shared_ptr<CaptureSubscriber>& subscriber) {
+  subscriber->RequestStop();
+  if (closing_.load()) return;  // Close closed it already
+  stop_subscribers_.store(true, std::memory_order_release);
+  WakeReceiveThread();
+}
+
+void Binding::WakeReceiveThread() {
+  if (wake_fd_ >= 0) {
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t written = write(wake_fd_, &one, sizeof(one));
+  }
+}
+
 void Binding::DeliverBatch() {
   // One lock per subscriber per dispatch, not per frame.
   for (const auto& subscriber : rx_subscribers_) subscriber->OfferBatch(rx_batch_);
@@ -193,7 +260,7 @@ void Binding::ReleaseStarvingPackets() {
   for (const auto& subscriber : rx_subscribers_) {
     const size_t queued = subscriber->queued();
     const bool reading = now - subscriber->last_pop() < kStalledSubscriberIdle;
-    someone_starves |= (queued == 0 || reading) && !subscriber->closed();
+    someone_starves |= (queued == 0 || reading) && subscriber->accepting();
     if (queued > longest_queued && now - subscriber->last_pop() >= kStalledSubscriberIdle) {
       longest = subscriber.get();
       longest_queued = queued;
@@ -258,12 +325,18 @@ void Binding::RxLoop() {
       pollfd stop_only{stop_fd_, POLLIN, 0};
       ready = poll(&stop_only, 1, hold_ms);
       if (ready > 0) break;
-      ready = 0;
+      ready = 0;  // a StopSubscriber is seen within hold_ms
     } else {
       ready = epoll_wait(epoll_fd_, events, 4, poll_ms);
     }
     bool stop = false;
-    for (int i = 0; i < ready; ++i) stop |= events[i].data.u32 == kStopEvent;
+    for (int i = 0; i < ready; ++i) {
+      stop |= events[i].data.u32 == kStopEvent;
+      if (events[i].data.u32 == kWakeEvent) {
+        uint64_t count;
+        [[maybe_unused]] ssize_t got = read(wake_fd_, &count, sizeof(count));
+      }
+    }
     if (stop) break;
     if (rx_pending_.load()) {
       // TunePool built a new receive generation: switch to it, retire the old one.
@@ -275,12 +348,7 @@ void Binding::RxLoop() {
       rx_.store(std::move(pending_rx_));
       rx_pending_.store(false);
     }
-    const uint64_t version = subscribers_version_.load(std::memory_order_acquire);
-    if (version != rx_subscribers_version_) {
-      MutexLock lock(&subscribers_mu_);
-      rx_subscribers_ = subscribers_;
-      rx_subscribers_version_ = subscribers_version_.load(std::memory_order_relaxed);
-    }
+    SyncSubscribers();
     ReleaseStarvingPackets();
     holding = false;
     if (state() == BindingState::kUp) {
@@ -297,6 +365,7 @@ void Binding::RxLoop() {
         const int got =
             capture_->Dispatch(budget, &Binding::OnFrame, reinterpret_cast<u_char*>(this));
         DeliverBatch();
+        SyncSubscribers();  // a subscriber's start and stop are not held up by a burst
         if (got < 0) {
           GoDown(capture_->error());
           break;
@@ -333,15 +402,32 @@ std::unique_ptr<SendSession> Binding::StartSend(const SendOptions& options) {
 
 // ---- subscribers, stats, close ------------------------------------------------------
 
-std::shared_ptr<CaptureSubscriber> Binding::Subscribe(std::string name, uint32_t queue_capacity) {
-  auto subscriber = std::make_shared<CaptureSubscriber>(std::move(name), queue_capacity);
+std::shared_ptr<CaptureSubscriber> Binding::Subscribe(std::string name, uint32_t queue_capacity,
+                                                      std::function<void()> wakeup) {
+  auto subscriber =
+      std::make_shared<CaptureSubscriber>(std::move(name), queue_capacity, std::move(wakeup));
   if (closing_.load()) {
     subscriber->Close();
     return subscriber;
   }
-  MutexLock lock(&subscribers_mu_);
-  subscribers_.push_back(subscriber);
-  subscribers_version_.fetch_add(1, std::memory_order_release);
+  {
+    MutexLock lock(&subscribers_mu_);
+    if (closing_.load()) {  // Close took the list already
+      subscriber->Close();
+      return subscriber;
+    }
+    subscribers_.push_back(subscriber);
+    subscribers_version_.fetch_add(1, std::memory_order_release);
+  }
+  // Back once the receive thread has adopted it: every frame received from then on is
+  // offered to it or counted as lost for it, so its counts hold from the caller's "now".
+  WakeReceiveThread();
+  if (!subscriber->WaitAdopted(kSubscribeWait)) {
+    std::fprintf(stderr, "<4>pktpool: binding %s: the receive thread took over %lld ms to "
+                 "take up subscriber '%s'\n", interface_.c_str(),
+                 static_cast<long long>(absl::ToInt64Milliseconds(kSubscribeWait)),
+                 subscriber->Stats().name.c_str());
+  }
   return subscriber;
 }
 

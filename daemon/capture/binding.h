@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -105,9 +106,17 @@ class Binding {
   // Binding; after Close its sends fail with kClosed.
   std::unique_ptr<SendSession> StartSend(const SendOptions& options);
 
-  // A new subscriber with a queue of `queue_capacity` frames. After Close, it is closed.
+  // A new subscriber with a queue of `queue_capacity` frames (wakeup: see
+  // CaptureSubscriber). After Close, it is closed. The receive thread adopts it before its
+  // next dispatch: its loss counts start then.
   std::shared_ptr<CaptureSubscriber> Subscribe(std::string name,
-                                               uint32_t queue_capacity = kDefaultSubscriberQueue);
+                                               uint32_t queue_capacity = kDefaultSubscriberQueue,
+                                               std::function<void()> wakeup = {});
+  // Asks the receive thread to stop `subscriber` now (CaptureSubscriber::Stop, with the
+  // binding's drops read fresh), e.g. for StopCapture. Returns at once.
+  void StopSubscriber(const std::shared_ptr<CaptureSubscriber>& subscriber);
+  // The binding's drops as last published (kernel counts: within 100 ms).
+  RxLossCounters LossCounters() const;
   // Detaches and closes a subscriber (its queued frames are released).
   void Unsubscribe(const std::shared_ptr<CaptureSubscriber>& subscriber);
 
@@ -137,6 +146,11 @@ class Binding {
   void RxLoop();
   void Receive(const struct pcap_pkthdr* header, const uint8_t* data);
   void DeliverBatch();
+  // Receive thread: takes up a changed subscriber list (adopting new subscribers) and
+  // stops those asked to stop.
+  void SyncSubscribers();
+  RxLossCounters FreshLossCounters();  // receive thread: publishes pcap counters first
+  void WakeReceiveThread();            // any thread: its epoll_wait returns
   void ReleaseStarvingPackets();  // the rule in the class comment; receive thread
   static void OnFrame(u_char* self, const struct pcap_pkthdr* header, const u_char* data);
   void GoDown(const std::string& why);
@@ -172,6 +186,8 @@ class Binding {
   std::atomic<uint64_t> pcap_received_{0}, pcap_dropped_{0}, pcap_if_dropped_{0};
   int epoll_fd_ = -1;
   int stop_fd_ = -1;  // eventfd that wakes the receive thread for Close
+  int wake_fd_ = -1;  // eventfd that wakes it for StopSubscriber
+  std::atomic<bool> stop_subscribers_{false};  // some subscriber asked to stop
 
   mutable Mutex subscribers_mu_;
   std::vector<std::shared_ptr<CaptureSubscriber>> subscribers_ ABSL_GUARDED_BY(subscribers_mu_);

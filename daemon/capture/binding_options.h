@@ -25,7 +25,9 @@ inline constexpr uint32_t kLinkHeaderRoomBytes = 18;
 inline constexpr uint32_t kDefaultSnaplen = 65535;
 inline constexpr uint32_t kMinBufferSize = 64;
 inline constexpr uint32_t kMaxBufferSize = 65536;
-inline constexpr uint32_t kDefaultPcapBufferBytes = 16u << 20;
+// The kernel ring: with hold mode, a 1,000,000-frame burst of 64-byte frames at line rate
+// waits there while captures catch up (tcpdump users' -B 65536).
+inline constexpr uint32_t kDefaultPcapBufferBytes = 64u << 20;
 inline constexpr uint32_t kDefaultSubscriberQueue = 4096;
 // Largest frame Send accepts (an IPv4 datagram's maximum plus the link header).
 inline constexpr uint32_t kMaxFrameBytes = 65535 + kLinkHeaderRoomBytes;
@@ -54,11 +56,11 @@ struct BindingOptions {
   PoolSizes rx;
   PoolSizes tx;
   uint32_t rx_preallocate = 256;  // receive packets built with their buffers at bind time
-  // Off (the default): a frame that finds no free receive packet is dropped and counted
-  // as an rx RESOURCES drop. On: the receive thread stops reading the kernel ring until
-  // packets come back, so a burst waits in the ring (pcap_buffer_bytes) and only a full
-  // ring loses frames (counted by libpcap as ps_drop), as with tcpdump.
-  bool rx_hold_when_exhausted = false;
+  // On (the default): the receive thread stops reading the kernel ring while no receive
+  // packet is free, so a burst waits in the ring (pcap_buffer_bytes) and only a full ring
+  // loses frames (counted by libpcap as ps_drop), as with tcpdump. Off: a frame that
+  // finds no free receive packet is dropped and counted as an rx RESOURCES drop.
+  bool rx_hold_when_exhausted = true;
 };
 
 }  // namespace pktpool::capture

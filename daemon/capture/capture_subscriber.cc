@@ -7,24 +7,42 @@
 
 namespace pktpool::capture {
 
-CaptureSubscriber::CaptureSubscriber(std::string name, uint32_t capacity)
-    : name_(std::move(name)), capacity_(capacity == 0 ? 1 : capacity), last_pop_(absl::Now()) {}
+CaptureSubscriber::CaptureSubscriber(std::string name, uint32_t capacity,
+                                     std::function<void()> wakeup)
+    : name_(std::move(name)),
+      capacity_(capacity == 0 ? 1 : capacity),
+      wakeup_(std::move(wakeup)),
+      last_pop_(absl::Now()) {}
+
+bool CaptureSubscriber::AcceptLocked() {
+  if (closed_ || stopped_) return false;  // gone or stopped: nothing more is counted
+  if (shedding_) {
+    ++stalled_;
+    ++stalled_refused_;
+    return false;
+  }
+  if (queue_.size() >= capacity_) {
+    ++queue_full_;
+    return false;
+  }
+  return true;
+}
 
 bool CaptureSubscriber::Offer(const RxFrame& frame) {
   bool was_empty;
   {
     MutexLock lock(&mu_);
-    if (closed_ || shedding_ || queue_.size() >= capacity_) {
-      ++dropped_;
-      return false;
-    }
+    if (!AcceptLocked()) return false;
     was_empty = queue_.empty();
     queue_.push_back(frame);
     ++delivered_;
   }
   // The consumer only waits on an empty queue: waking it once per burst, not per frame,
   // keeps a futex call off the receive thread's per-frame path.
-  if (was_empty) ready_.notify_one();
+  if (was_empty) {
+    ready_.notify_one();
+    Wake();
+  }
   return true;
 }
 
@@ -35,16 +53,16 @@ size_t CaptureSubscriber::OfferBatch(std::span<const RxFrame> frames) {
     MutexLock lock(&mu_);
     was_empty = queue_.empty();
     for (const RxFrame& frame : frames) {
-      if (closed_ || shedding_ || queue_.size() >= capacity_) {
-        ++dropped_;
-        continue;
-      }
+      if (!AcceptLocked()) continue;
       queue_.push_back(frame);
       ++queued;
     }
     delivered_ += queued;
   }
-  if (was_empty && queued > 0) ready_.notify_one();
+  if (was_empty && queued > 0) {
+    ready_.notify_one();
+    Wake();
+  }
   return queued;
 }
 
@@ -74,7 +92,7 @@ size_t CaptureSubscriber::DropOldest(size_t max) {
       released.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
-    dropped_ += n;
+    stalled_ += n;
     shedding_ = true;
   }
   return released.size();
@@ -90,7 +108,68 @@ absl::Time CaptureSubscriber::last_pop() const {
   return last_pop_;
 }
 
+void CaptureSubscriber::Adopt(const RxLossCounters& now) {
+  {
+    MutexLock lock(&mu_);
+    if (adopted_) return;
+    adopted_ = true;
+    baseline_ = now;
+  }
+  ready_.notify_all();
+}
+
+bool CaptureSubscriber::WaitAdopted(absl::Duration timeout) {
+  std::unique_lock<Mutex> lock(mu_);
+  return ready_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
+                         [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return adopted_ || closed_; });
+}
+
+void CaptureSubscriber::Stop(const RxLossCounters& now) {
+  {
+    MutexLock lock(&mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    final_ = adopted_ ? now : baseline_;
+  }
+  ready_.notify_all();
+  Wake();
+}
+
+bool CaptureSubscriber::accepting() const {
+  MutexLock lock(&mu_);
+  return adopted_ && !stopped_ && !closed_;
+}
+
+SubscriberLoss CaptureSubscriber::Loss(const RxLossCounters& binding_now) const {
+  MutexLock lock(&mu_);
+  SubscriberLoss loss;
+  loss.offered = delivered_ + queue_full_ + stalled_refused_;
+  loss.queue_full = queue_full_;
+  loss.stalled = stalled_;
+  loss.stopped = stopped_;
+  if (adopted_) {
+    const RxLossCounters& end = stopped_ ? final_ : binding_now;
+    // The binding's counters only grow, but a fresher baseline than `binding_now` is
+    // possible (published by the receive thread after the caller read them).
+    auto delta = [](uint64_t to, uint64_t from) { return to > from ? to - from : 0; };
+    loss.binding = {delta(end.pool_empty, baseline_.pool_empty),
+                    delta(end.kernel, baseline_.kernel),
+                    delta(end.interface, baseline_.interface)};
+  }
+  return loss;
+}
+
+void CaptureSubscriber::Wake() {
+  if (!wakeup_) return;
+  MutexLock lock(&wake_mu_);
+  if (!wake_closed_) wakeup_();
+}
+
 void CaptureSubscriber::Close() {
+  {
+    MutexLock lock(&wake_mu_);
+    wake_closed_ = true;
+  }
   std::deque<RxFrame> released;
   {
     MutexLock lock(&mu_);
@@ -108,7 +187,8 @@ bool CaptureSubscriber::closed() const {
 
 SubscriberStats CaptureSubscriber::Stats() const {
   MutexLock lock(&mu_);
-  return {name_, delivered_, dropped_, static_cast<uint32_t>(queue_.size()), capacity_};
+  return {name_, delivered_, queue_full_ + stalled_, static_cast<uint32_t>(queue_.size()),
+          capacity_};
 }
 
 }  // namespace pktpool::capture

@@ -28,10 +28,15 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-// How long an idle capture stream waits before looking at its queue again.
+// How long an idle capture stream waits before looking at its queue again, unless the
+// receive thread wakes it first (a frame queued, or StopCapture).
 constexpr absl::Duration kCapturePoll = absl::Milliseconds(5);
-constexpr uint32_t kDefaultCaptureBatch = 256;
+constexpr uint32_t kDefaultCaptureBatch = 256;         // CAPTURE_FORMAT_FRAMES
+constexpr uint32_t kDefaultRecordBatch = 4096;         // CAPTURE_FORMAT_PCAP_RECORDS
 constexpr uint32_t kMaxCaptureBatch = 4096;
+constexpr size_t kRecordMessageBytes = 1u << 20;       // a PCAP_RECORDS message, about
+constexpr size_t kRecordHeaderBytes = 16;              // a classic pcap record header
+constexpr char kCaptureIdKey[] = "pktpool-capture-id";
 
 grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context, const absl::Status& status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
@@ -93,6 +98,14 @@ class AlarmedWriteStream : public grpc::ServerWriteReactor<Response> {
     }
   }
 
+  // Any thread: ends a pending wait at once (its callback resumes the stream). Never
+  // blocks: while the stream is busy it looks at its source again anyway.
+  void Wake() {
+    if (!waiting_.load(std::memory_order_acquire)) return;
+    std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
+    if (lock.owns_lock() && alarm_pending_) alarm_.Cancel();
+  }
+
   void OnCancel() override {
     std::lock_guard<std::mutex> lock(mu_);
     cancelled_ = true;
@@ -119,11 +132,17 @@ class AlarmedWriteStream : public grpc::ServerWriteReactor<Response> {
   void FinishAfterThisWrite() { finish_after_write_ = true; }
   void WaitThen(absl::Duration delay) {
     alarm_pending_ = true;
+    waiting_.store(true, std::memory_order_release);
     alarm_.Set(After(delay), [this](bool) {
       std::lock_guard<std::mutex> lock(mu_);
       alarm_pending_ = false;
+      waiting_.store(false, std::memory_order_relaxed);
       Resume();
     });
+  }
+  // Under mu_, after WaitThen: ends the wait at once (the source has something now).
+  void StopWaiting() {
+    if (alarm_pending_) alarm_.Cancel();
   }
   void FinishOnce(const grpc::Status& status) {
     if (finished_) return;
@@ -143,6 +162,7 @@ class AlarmedWriteStream : public grpc::ServerWriteReactor<Response> {
 
   std::mutex mu_;
   grpc::Alarm alarm_;
+  std::atomic<bool> waiting_{false};  // an alarm is set: Wake may cancel it
   bool writing_ = false;
   bool alarm_pending_ = false;
   bool cancelled_ = false;
@@ -150,47 +170,61 @@ class AlarmedWriteStream : public grpc::ServerWriteReactor<Response> {
   bool finish_after_write_ = false;
 };
 
-// Capture: a subscriber on the binding, drained by alarms and write completions.
+// Capture: a subscriber on the binding, drained by write completions, by the receive
+// thread's wake-ups and, as a fallback, by alarms.
 class CaptureStream final : public AlarmedWriteStream<v1::CaptureResponse> {
  public:
-  CaptureStream(std::atomic<uint32_t>* open, std::shared_ptr<capture::Binding> binding,
-                const v1::CaptureRequest& request, std::unique_ptr<capture::FrameFilter> filter)
+  CaptureStream(std::atomic<uint32_t>* open, grpc::CallbackServerContext* context,
+                std::string id, std::function<void()> forget,
+                std::shared_ptr<capture::Binding> binding, const v1::CaptureRequest& request,
+                std::unique_ptr<capture::FrameFilter> filter)
       : guard_(open),
+        forget_(std::move(forget)),
         binding_(std::move(binding)),
         filter_(std::move(filter)),
         snaplen_(request.snaplen()),
         remaining_(request.count()),
-        batch_(request.max_batch_frames() == 0
-                   ? kDefaultCaptureBatch
-                   : std::min(request.max_batch_frames(), kMaxCaptureBatch)) {
+        records_(request.format() == v1::CAPTURE_FORMAT_PCAP_RECORDS),
+        batch_(request.max_batch_frames() != 0
+                   ? std::min(request.max_batch_frames(), kMaxCaptureBatch)
+                   : (records_ ? kDefaultRecordBatch : kDefaultCaptureBatch)) {
     subscriber_ = binding_->Subscribe(
-        absl::StrCat("grpc-capture-", reinterpret_cast<uintptr_t>(this)),
-        request.queue_frames() == 0 ? capture::kDefaultSubscriberQueue : request.queue_frames());
-    // Initial metadata says "subscribed": a client that waits for it misses nothing after.
+        std::move(id),
+        request.queue_frames() == 0 ? capture::kDefaultSubscriberQueue : request.queue_frames(),
+        [this] { Wake(); });
+    // Initial metadata says "subscribed" and carries the id StopCapture takes: a client
+    // that waits for it misses nothing after.
+    context->AddInitialMetadata(kCaptureIdKey, subscriber_->Stats().name);
     StartSendInitialMetadata();
     Begin();
   }
 
   void OnDone() override {
+    forget_();                           // StopCapture no longer finds it
     binding_->Unsubscribe(subscriber_);  // releases every queued frame
     delete this;
   }
 
+  const std::shared_ptr<capture::CaptureSubscriber>& subscriber() const { return subscriber_; }
+
  private:
   // Writes what is queued, or waits a little for more. A batch the filter rejects whole
   // does not wait: the next one is popped at once, so a selective filter drains the
-  // queue (and frees its packets) as fast as an unfiltered stream.
+  // queue (and frees its packets) as fast as an unfiltered stream. Once stopped
+  // (StopCapture) and drained, one last message carries the final counts.
   void Next() override {
     response_.Clear();
-    bool popped = true;
-    while (response_.frames_size() == 0 && popped) {
-      frames_.clear();
-      subscriber_->PopBatch(&frames_, batch_, absl::ZeroDuration());
-      popped = !frames_.empty();
-      Convert();
-    }
-    if (response_.frames_size() > 0) {
-      response_.set_dropped(subscriber_->Stats().dropped);
+    Fill();
+    // Stopped by the receive thread: nothing more comes; once the queue is empty the
+    // counts are final.
+    const bool last = final_pending_ && subscriber_->queued() == 0 && frames_.empty();
+    if (Filled() > 0 || last) {
+      SetLoss();
+      if (last) {
+        response_.set_final(true);
+        final_pending_ = false;
+        FinishAfterThisWrite();
+      }
       Write(&response_);
     } else if (subscriber_->closed()) {
       FinishOnce(grpc::Status(grpc::StatusCode::UNAVAILABLE,
@@ -198,34 +232,112 @@ class CaptureStream final : public AlarmedWriteStream<v1::CaptureResponse> {
                                            "' was unbound; capture ended")));
     } else {
       WaitThen(kCapturePoll);
+      // A frame queued, or the stop done, between the pop and the alarm: no wait.
+      if (subscriber_->queued() > 0 || StopDone()) StopWaiting();
     }
   }
+
+  // Pops frames into response_ until a message is full or the queue is empty.
+  void Fill() {
+    if (StopDone()) final_pending_ = true;
+    while (Filled() < batch_ && Bytes() < kRecordMessageBytes && !finishing_) {
+      frames_.clear();
+      const size_t want = std::min<size_t>(batch_ - Filled(), 1024);
+      if (subscriber_->PopBatch(&frames_, want, absl::ZeroDuration()) == 0) break;
+      Convert();
+    }
+  }
+
+  // True once the receive thread has stopped the subscriber (after StopCapture), the
+  // first time it is seen.
+  bool StopDone() {
+    if (stop_seen_ || !subscriber_->stop_requested()) return false;
+    stop_seen_ = subscriber_->Loss({}).stopped;
+    return stop_seen_;
+  }
+
+  size_t Filled() const {
+    return records_ ? response_.record_count() : static_cast<size_t>(response_.frames_size());
+  }
+  size_t Bytes() const { return records_ ? response_.pcap_records().size() : 0; }
 
   // Adds the popped frames that pass the filter to response_, then releases them all.
   void Convert() {
     for (const capture::RxFrame& frame : frames_) {
-      if (filter_ && !filter_->Matches(frame)) continue;
-      v1::CapturedFrame* out = response_.add_frames();
-      *out->mutable_timestamp() = TimeUtil::NanosecondsToTimestamp(
-          absl::ToUnixNanos(frame.timestamp()));
-      out->set_wire_length(frame.wire_length());
-      std::vector<uint8_t> bytes = frame.Bytes();
-      if (snaplen_ != 0 && bytes.size() > snaplen_) bytes.resize(snaplen_);
-      out->set_data(bytes.data(), bytes.size());
+      if (filter_ && !filter_->Matches(frame)) {
+        ++filtered_;
+        continue;
+      }
+      uint32_t length = frame.captured_length();
+      if (snaplen_ != 0) length = std::min(length, snaplen_);
+      if (records_) {
+        AppendRecord(frame, length);
+      } else {
+        v1::CapturedFrame* out = response_.add_frames();
+        *out->mutable_timestamp() =
+            TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(frame.timestamp()));
+        out->set_wire_length(frame.wire_length());
+        std::string* data = out->mutable_data();
+        data->resize(length);
+        pool::CopyOutOfPacket(frame.packet(),
+                              {reinterpret_cast<uint8_t*>(data->data()), length});
+      }
+      ++captured_;
       if (remaining_ != 0 && --remaining_ == 0) {
         FinishAfterThisWrite();
+        finishing_ = true;
         break;
       }
     }
     frames_.clear();  // the packets go back to the binding's pool now
   }
 
+  // One pcap record (little-endian header, then the bytes), copied straight from the
+  // packet's buffer chain into the message.
+  void AppendRecord(const capture::RxFrame& frame, uint32_t length) {
+    std::string* records = response_.mutable_pcap_records();
+    if (records->capacity() < kRecordMessageBytes) records->reserve(kRecordMessageBytes + 65536);
+    const size_t at = records->size();
+    records->resize(at + kRecordHeaderBytes + length);
+    const int64_t ns = absl::ToUnixNanos(frame.timestamp());
+    const uint32_t header[4] = {static_cast<uint32_t>(ns / 1000000000),
+                                static_cast<uint32_t>(ns % 1000000000), length,
+                                std::max(frame.wire_length(), length)};
+    uint8_t* out = reinterpret_cast<uint8_t*>(records->data() + at);
+    for (int i = 0; i < 4; ++i) {
+      for (int b = 0; b < 4; ++b) out[i * 4 + b] = static_cast<uint8_t>(header[i] >> (8 * b));
+    }
+    pool::CopyOutOfPacket(frame.packet(), {out + kRecordHeaderBytes, length});
+    response_.set_record_count(response_.record_count() + 1);
+  }
+
+  void SetLoss() {
+    const capture::SubscriberLoss loss = subscriber_->Loss(binding_->LossCounters());
+    v1::CaptureLoss* out = response_.mutable_loss();
+    out->set_captured(captured_);
+    out->set_filtered(filtered_);
+    out->set_pool_empty(loss.binding.pool_empty);
+    out->set_queue_full(loss.queue_full);
+    out->set_stalled(loss.stalled);
+    out->set_kernel(loss.binding.kernel);
+    out->set_interface(loss.binding.interface);
+    out->set_received(loss.offered + loss.binding.pool_empty + loss.binding.kernel);
+    response_.set_dropped(loss.queue_full + loss.stalled);
+  }
+
   StreamGuard guard_;
+  std::function<void()> forget_;
   std::shared_ptr<capture::Binding> binding_;
   std::unique_ptr<capture::FrameFilter> filter_;
   const uint32_t snaplen_;
   uint64_t remaining_;
+  const bool records_;
   const uint32_t batch_;
+  uint64_t captured_ = 0;
+  uint64_t filtered_ = 0;
+  bool finishing_ = false;      // count reached: this message is the last
+  bool stop_seen_ = false;      // the receive thread stopped the subscriber
+  bool final_pending_ = false;  // the final message is still to be written
   std::shared_ptr<capture::CaptureSubscriber> subscriber_;
   std::vector<capture::RxFrame> frames_;
   v1::CaptureResponse response_;
@@ -505,7 +617,7 @@ grpc::ServerReadReactor<v1::SendFramesRequest>* PktPoolService::StreamSendFrames
 }
 
 grpc::ServerWriteReactor<v1::CaptureResponse>* PktPoolService::Capture(
-    grpc::CallbackServerContext*, const v1::CaptureRequest* request) {
+    grpc::CallbackServerContext* context, const v1::CaptureRequest* request) {
   using Failed = FailedWriteStream<v1::CaptureResponse>;
   if (absl::Status valid = ValidateInterfaceSelector(request->interface()); !valid.ok()) {
     return new Failed(valid);
@@ -515,7 +627,39 @@ grpc::ServerWriteReactor<v1::CaptureResponse>* PktPoolService::Capture(
   auto filter = ValidateCapture(*request);
   if (!filter.ok()) return new Failed(filter.status());
   if (!TakeStreamSlot()) return new Failed(StreamLimitError(limits_.max_concurrent_streams));
-  return new CaptureStream(&open_streams_, *binding, *request, std::move(*filter));
+  const std::string id = absl::StrCat("capture-", next_capture_id_.fetch_add(1));
+  auto* stream = new CaptureStream(
+      &open_streams_, context, id,
+      [this, id] {
+        MutexLock lock(&captures_mu_);
+        captures_.erase(id);
+      },
+      *binding, *request, std::move(*filter));
+  MutexLock lock(&captures_mu_);
+  captures_[id] = {*binding, stream->subscriber()};
+  return stream;
+}
+
+grpc::ServerUnaryReactor* PktPoolService::StopCapture(grpc::CallbackServerContext* context,
+                                                      const v1::StopCaptureRequest* request,
+                                                      v1::StopCaptureResponse*) {
+  std::shared_ptr<capture::Binding> binding;
+  std::shared_ptr<capture::CaptureSubscriber> subscriber;
+  {
+    MutexLock lock(&captures_mu_);
+    auto it = captures_.find(request->capture_id());
+    if (it != captures_.end()) {
+      binding = it->second.binding.lock();
+      subscriber = it->second.subscriber.lock();
+    }
+  }
+  if (!binding || !subscriber) {
+    return Done(context, absl::NotFoundError(absl::StrCat(
+                             "no open Capture stream has id '", request->capture_id(),
+                             "'; the id is the stream's pktpool-capture-id initial metadata")));
+  }
+  binding->StopSubscriber(subscriber);
+  return Done(context, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* PktPoolService::GetVersion(grpc::CallbackServerContext* context,

@@ -5,6 +5,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "daemon/pool/mutex.h"
 
 #include "daemon/rpc/binding_table.h"
 #include "daemon/rpc/blocking_calls.h"
@@ -50,6 +55,9 @@ class PktPoolService final : public v1::PktPool::CallbackService {
       grpc::CallbackServerContext* context, v1::SendFramesResponse* response) override;
   grpc::ServerWriteReactor<v1::CaptureResponse>* Capture(
       grpc::CallbackServerContext* context, const v1::CaptureRequest* request) override;
+  grpc::ServerUnaryReactor* StopCapture(grpc::CallbackServerContext* context,
+                                        const v1::StopCaptureRequest* request,
+                                        v1::StopCaptureResponse* response) override;
   grpc::ServerUnaryReactor* GetVersion(grpc::CallbackServerContext* context,
                                        const v1::GetVersionRequest* request,
                                        v1::GetVersionResponse* response) override;
@@ -69,6 +77,14 @@ class PktPoolService final : public v1::PktPool::CallbackService {
   BindingTable* const bindings_;
   const ServiceLimits limits_;
   std::atomic<uint32_t> open_streams_{0};
+  // Open Capture streams by id, for StopCapture. A stream removes itself when done.
+  struct OpenCapture {
+    std::weak_ptr<capture::Binding> binding;
+    std::weak_ptr<capture::CaptureSubscriber> subscriber;
+  };
+  Mutex captures_mu_;
+  absl::flat_hash_map<std::string, OpenCapture> captures_ ABSL_GUARDED_BY(captures_mu_);
+  std::atomic<uint64_t> next_capture_id_{1};
   // Threads for sends that may block; declared last, so it is destroyed first: its
   // destructor waits for the sends still running (the bindings are closed by then).
   BlockingCalls blocking_;

@@ -93,7 +93,7 @@ capture::BindingOptions ToBindingOptions(const v1::BindingOptions& in) {
   out.rx = ToPoolSizes(in.rx(), out.rx);
   out.tx = ToPoolSizes(in.tx(), out.tx);
   if (in.rx_preallocate() != 0) out.rx_preallocate = in.rx_preallocate();
-  out.rx_hold_when_exhausted = in.rx_hold_when_exhausted();
+  if (in.has_rx_hold_when_exhausted()) out.rx_hold_when_exhausted = in.rx_hold_when_exhausted();
   return out;
 }
 

@@ -225,6 +225,7 @@ TEST_F(BindingTest, ByteExactInOrderWithSplitFramesAndIndependentCapture) {
 
 TEST_F(BindingTest, ReceiveExhaustionCountsResourcesAndRecovers) {
   BindingOptions options;
+  options.rx_hold_when_exhausted = false;  // drop mode: an empty pool drops, counted
   options.rx.packet_descriptors = 8;
   options.rx.buffer_count = 64;
   options.rx_preallocate = 4;
