@@ -12,19 +12,6 @@
 #include "client/pktpoolctl/output.h"
 #include "daemon/config/config.h"
 
-namespace {
-
-// The daemon's socket: the system one when it exists (pktpoold as a service, or run as
-// root), else this user's default.
-std::string DefaultSocket() {
-  const std::string system = pktpool::config::DefaultUnixSocketPath(/*is_root=*/true);
-  std::error_code error;
-  if (geteuid() == 0 || std::filesystem::exists(system, error)) return system;
-  return pktpool::config::DefaultUnixSocketPath(/*is_root=*/false);
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   using namespace pktpool::ctl;
   CLI::App app{"pktpoolctl: control pktpoold: bindings, pool statistics and tuning, "
@@ -37,7 +24,7 @@ int main(int argc, char** argv) {
       "`pktpoolctl COMMAND --help` shows each command's options and examples.");
   app.require_subcommand(1);
   GlobalOptions options;
-  options.endpoint.socket = DefaultSocket();
+  options.endpoint.socket = DefaultSocket();  // pktpool_client.h
   std::string output = "table";
   app.add_option("--socket", options.endpoint.socket, "the daemon's Unix socket")
       ->envname("PKTPOOL_SOCKET")

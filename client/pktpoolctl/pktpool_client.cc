@@ -1,14 +1,17 @@
 #include "client/pktpoolctl/pktpool_client.h"
 
 #include <grpcpp/generic/generic_stub.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "daemon/config/config.h"
 
 namespace pktpool::ctl {
 namespace {
@@ -28,6 +31,13 @@ absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
 }
 
 }  // namespace
+
+std::string DefaultSocket() {
+  const std::string system = config::DefaultUnixSocketPath(/*is_root=*/true);
+  std::error_code error;
+  if (geteuid() == 0 || std::filesystem::exists(system, error)) return system;
+  return config::DefaultUnixSocketPath(/*is_root=*/false);
+}
 
 absl::StatusOr<std::unique_ptr<PktPoolClient>> PktPoolClient::Connect(const Endpoint& endpoint) {
   grpc::ChannelArguments arguments;
@@ -137,6 +147,13 @@ std::unique_ptr<grpc::ClientReader<v1::GetStatsResponse>> PktPoolClient::WatchSt
 std::unique_ptr<grpc::ClientReader<v1::CaptureResponse>> PktPoolClient::Capture(
     grpc::ClientContext* context, const v1::CaptureRequest& request) {
   return stub_->Capture(context, request);
+}
+
+grpc::Status PktPoolClient::StopCapture(const std::string& capture_id) {
+  v1::StopCaptureRequest request;
+  request.set_capture_id(capture_id);
+  v1::StopCaptureResponse response;
+  return stub_->StopCapture(Context().get(), request, &response);
 }
 
 grpc::Status PktPoolClient::Health(bool* serving) {

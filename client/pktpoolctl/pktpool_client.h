@@ -23,6 +23,10 @@ struct Endpoint {
   std::string server_name;  // name to verify in the daemon's certificate (default: host)
 };
 
+// The daemon's socket when none is given: the system one when it exists (pktpoold as a
+// service, or run as root), else this user's default (config::DefaultUnixSocketPath).
+std::string DefaultSocket();
+
 // Not thread-safe except where noted; one per command.
 class PktPoolClient {
  public:
@@ -48,6 +52,8 @@ class PktPoolClient {
       grpc::ClientContext* context, const v1::WatchStatsRequest& request);
   std::unique_ptr<grpc::ClientReader<v1::CaptureResponse>> Capture(
       grpc::ClientContext* context, const v1::CaptureRequest& request);
+  // StopCapture of the stream with that id (thread-safe: may run while a stream is read).
+  grpc::Status StopCapture(const std::string& capture_id);
 
  private:
   explicit PktPoolClient(std::shared_ptr<grpc::Channel> channel);

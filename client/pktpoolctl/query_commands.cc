@@ -22,6 +22,7 @@ struct BindArgs {
   uint32_t timeout_ms = 0;
   uint32_t rx_preallocate = 0;
   bool rx_hold = false;
+  bool rx_drop = false;
   v1::PoolSizes rx, tx;
 };
 
@@ -79,7 +80,7 @@ int RunBind(const BindArgs& args, const GlobalOptions& options) {
     o->mutable_pcap_timeout()->set_nanos(static_cast<int32_t>(args.timeout_ms % 1000) * 1000000);
   }
   o->set_rx_preallocate(args.rx_preallocate);
-  o->set_rx_hold_when_exhausted(args.rx_hold);
+  if (args.rx_hold || args.rx_drop) o->set_rx_hold_when_exhausted(!args.rx_drop);
   *o->mutable_rx() = args.rx;
   *o->mutable_tx() = args.tx;
   return CallAndPrint<v1::BindResponse>(
@@ -186,8 +187,12 @@ void AddQueryCommands(CLI::App& app, CommandRun* run) {
   AddPoolSizeOptions(bind, "tx", &bind_args->tx);
   bind->add_option("--rx-preallocate", bind_args->rx_preallocate,
                    "receive packets built at bind time");
-  bind->add_flag("--rx-hold", bind_args->rx_hold,
-                 "when rx pools are exhausted, leave frames in the kernel ring");
+  auto* hold = bind->add_flag(
+      "--rx-hold", bind_args->rx_hold,
+      "when rx pools are exhausted, leave frames in the kernel ring (the default)");
+  bind->add_flag("--rx-drop", bind_args->rx_drop,
+                 "when rx pools are exhausted, drop frames (counted) instead of holding them")
+      ->excludes(hold);
   bind->callback([run, bind_args] {
     *run = [bind_args](const GlobalOptions& options) { return RunBind(*bind_args, options); };
   });
