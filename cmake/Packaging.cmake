@@ -1,9 +1,10 @@
 # Install rules and the Debian package (CPack DEB) of pktpool: pktpoold, pktpoolctl,
-# the systemd unit, the sysusers.d entry, the example config (a conffile) and the
-# deployment examples. Included by the top-level CMakeLists.txt after every target
-# exists. Only pktpoold and pktpoolctl are installed: tests and benchmarks never are.
+# pktpool-extcap (Wireshark's extcap folder: client/extcap/CMakeLists.txt), the systemd
+# unit, the sysusers.d entry, the example config (a conffile) and the deployment
+# examples. Included by the top-level CMakeLists.txt after every target exists. Only the
+# three programs are installed: tests and benchmarks never are.
 #
-#   cmake --build build --target pktpoold pktpoolctl
+#   cmake --build build --target pktpoold pktpoolctl pktpool-extcap
 #   cmake --install build --prefix /usr            # or: DESTDIR=/tmp/root cmake --install ...
 #   cpack --config build/CPackConfig.cmake -B /tmp/deb   # -> pktpool_<version>_<arch>.deb
 #   cmake --build build --target deb                     # both: build, then cpack
@@ -122,11 +123,11 @@ include(CPack)
 
 # `cmake --install` and cpack install what is built and build nothing: without this the
 # Makefile generator's preinstall step builds every target (tests, benchmarks) first.
-# `cmake --build build --target deb` builds the two programs and runs cpack.
+# `cmake --build build --target deb` builds the three programs and runs cpack.
 set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY ON)
 add_custom_target(deb
   COMMAND ${CMAKE_CPACK_COMMAND} --config ${PROJECT_BINARY_DIR}/CPackConfig.cmake
   WORKING_DIRECTORY ${PROJECT_BINARY_DIR}
   COMMENT "Building the .deb (pktpool_${PROJECT_VERSION}_*.deb in ${PROJECT_BINARY_DIR})"
   VERBATIM)
-add_dependencies(deb pktpoold pktpoolctl)
+add_dependencies(deb pktpoold pktpoolctl pktpool-extcap)

@@ -9,8 +9,8 @@ packages=(
   build-essential cmake pkg-config git ca-certificates openssl
   # control plane: gRPC 1.51, Protobuf 3.21, Abseil 20220623
   libgrpc++-dev libgrpc-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libabsl-dev
-  # capture
-  libpcap-dev tcpdump tcpreplay
+  # capture; tshark and capinfos read pktpoolctl's pcapng and run pktpool-extcap
+  libpcap-dev tcpdump tcpreplay tshark
   # command lines of pktpoold and pktpoolctl (header-only)
   libcli11-dev
   # service integration: sd_notify, the metrics endpoint (cpp-httplib), unit checks, .deb

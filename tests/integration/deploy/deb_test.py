@@ -27,7 +27,8 @@ REQUIRED_FILES = [
     "./usr/share/doc/pktpool/examples/kubernetes/daemonset.yaml",
 ]
 UNIT_PATHS = ["./lib/systemd/system/pktpoold.service", "./usr/lib/systemd/system/pktpoold.service"]
-PROGRAMS = {"./usr/sbin/pktpoold", "./usr/bin/pktpoolctl"}
+PROGRAMS = {"./usr/sbin/pktpoold", "./usr/bin/pktpoolctl",
+            "./usr/lib/x86_64-linux-gnu/wireshark/extcap/pktpool-extcap"}
 REQUIRED_DEPENDS = ["libpcap0.8", "libgrpc++1.51", "libprotobuf32", "libsystemd0"]
 
 
