@@ -7,8 +7,9 @@
 # Runs pool_bench (pools vs malloc, a mutex free list, DPDK rte_mempool),
 # veth_throughput.sh (binding send/receive vs tcpreplay, a bare inject loop, tcpdump),
 # control_plane.sh (GetStats vs GetVersion p99 under a send flood), pcap_replay.sh
-# (pktpoolctl send --pcap vs tcpreplay) and send_timing.sh (pktpoolctl send's timing vs
-# tcpreplay's, measured at the peer). Full outputs go to bench/results/<name>.txt;
+# (pktpoolctl send --pcap vs tcpreplay), send_timing.sh (pktpoolctl send's timing vs
+# tcpreplay's, measured at the peer) and capture_stream.sh (pktpoolctl capture -w through
+# the daemon vs tcpdump -w, with 1, 2 and 4 streams). Full outputs go to bench/results/<name>.txt;
 # the section between the report markers in bench/README.md is rewritten with the
 # machine, the commit, each command and its summary (the peer, the ratio, the verdict).
 # Environment: the scripts' own (FRAMES, ROUNDS, CALLS, ...). Exits non-zero only when a
@@ -37,6 +38,7 @@ run veth_throughput "$here/veth_throughput.sh" "$build"
 run control_plane "$here/control_plane.sh" "$build"
 run pcap_replay "$here/pcap_replay.sh" "$build"
 run send_timing "$here/send_timing.sh" "$build"
+run capture_stream "$here/capture_stream.sh" "$build"
 
 report=$(mktemp)
 trap 'rm -f "$report"' EXIT
@@ -88,6 +90,14 @@ trap 'rm -f "$report"' EXIT
   echo
   echo '```'
   sed -n '/^== summary/,$p' "$results/send_timing.txt"
+  echo '```'
+  echo
+  echo "### capture_stream.sh: pktpoolctl capture -w through pktpoold vs tcpdump -w, 1, 2 and 4 streams"
+  echo
+  echo '`bench/capture_stream.sh build-bench`'
+  echo
+  echo '```'
+  sed -n '/^== summary/,$p' "$results/capture_stream.txt"
   echo '```'
   echo "<!-- report:end -->"
 } >"$report"

@@ -72,7 +72,8 @@ uint64_t DaemonDrops(const v1::CaptureLoss& loss) {
 }
 
 // "590325 frames captured to f.pcap, 409675 dropped by pktpoold (receive pool empty), 0
-// dropped by the kernel": the closing line, as tcpdump's.
+// dropped by the kernel": the closing line, as tcpdump's. `final`: the counts are the
+// stream's last (StopCapture, or the count reached), not cut short by an error.
 std::string ClosingLine(uint64_t captured, const std::string& file, const v1::CaptureLoss& loss,
                         bool final) {
   std::string line = absl::StrCat(captured, " frames captured");
@@ -91,7 +92,7 @@ std::string ClosingLine(uint64_t captured, const std::string& file, const v1::Ca
   if (loss.interface() > 0) absl::StrAppend(&line, ", ", loss.interface(), " dropped by the interface");
   absl::StrAppend(&line, "; ", loss.received(), " received while capturing");
   if (loss.filtered() > 0) absl::StrAppend(&line, ", ", loss.filtered(), " not matching the filter");
-  if (!final) absl::StrAppend(&line, " (counts as of the last message: the stream did not end with StopCapture)");
+  if (!final) absl::StrAppend(&line, " (counts as of the last message: the stream was cut)");
   return line;
 }
 
@@ -176,6 +177,7 @@ int RunCapture(const CaptureArgs& args, const GlobalOptions& options) {
       });
   interrupt.OnInterrupt({});  // waits for a Stop still running: the session may go now
   const v1::CaptureLoss& loss = session.loss();
+  const bool final = session.final() || status.ok();
   if (writer) {
     const uint64_t daemon_drops = DaemonDrops(loss);
     absl::Status closed = writer->Close(
@@ -185,14 +187,14 @@ int RunCapture(const CaptureArgs& args, const GlobalOptions& options) {
          .interface_dropped = loss.interface(),
          .os_dropped = loss.kernel() + daemon_drops,
          .delivered = frames,
-         .comment = absl::StrCat("pktpoold: ", ClosingLine(frames, "", loss, session.final()))});
+         .comment = absl::StrCat("pktpoold: ", ClosingLine(frames, "", loss, final))});
     if (write_error.ok()) write_error = closed;
   }
   std::fprintf(stderr, "pktpoolctl: %s\n",
-               ClosingLine(frames, args.write_file, loss, session.final()).c_str());
+               ClosingLine(frames, args.write_file, loss, final).c_str());
   if (options.json) {
     std::FILE* out = args.write_file == "-" ? stderr : stdout;
-    std::fprintf(out, "%s\n", SummaryJson(frames, loss, session.final()).c_str());
+    std::fprintf(out, "%s\n", SummaryJson(frames, loss, final).c_str());
     std::fflush(out);
   }
   if (!write_error.ok()) {

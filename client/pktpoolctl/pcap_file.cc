@@ -36,36 +36,4 @@ absl::StatusOr<std::vector<FileFrame>> ReadPcapFile(const std::string& path) {
   return frames;
 }
 
-absl::StatusOr<std::unique_ptr<PcapWriter>> PcapWriter::Create(const std::string& path,
-                                                               uint32_t snaplen) {
-  pcap_t* dead =
-      pcap_open_dead_with_tstamp_precision(DLT_EN10MB, static_cast<int>(snaplen),
-                                           PCAP_TSTAMP_PRECISION_NANO);
-  if (dead == nullptr) return absl::InternalError("pcap_open_dead failed");
-  pcap_dumper_t* dumper = pcap_dump_open(dead, path.c_str());
-  if (dumper == nullptr) {
-    std::string reason = pcap_geterr(dead);
-    pcap_close(dead);
-    return absl::InvalidArgumentError(absl::StrCat("cannot write ", path, ": ", reason));
-  }
-  return std::unique_ptr<PcapWriter>(new PcapWriter(dead, dumper));
-}
-
-PcapWriter::~PcapWriter() {
-  pcap_dump_close(dumper_);
-  pcap_close(dead_);
-}
-
-void PcapWriter::Write(int64_t timestamp_ns, uint32_t wire_length, const std::string& data) {
-  pcap_pkthdr header{};
-  header.ts.tv_sec = static_cast<time_t>(timestamp_ns / 1'000'000'000);
-  header.ts.tv_usec = static_cast<suseconds_t>(timestamp_ns % 1'000'000'000);  // ns file
-  header.caplen = static_cast<uint32_t>(data.size());
-  header.len = wire_length;
-  pcap_dump(reinterpret_cast<u_char*>(dumper_), &header,
-            reinterpret_cast<const u_char*>(data.data()));
-}
-
-void PcapWriter::Flush() { pcap_dump_flush(dumper_); }
-
 }  // namespace pktpool::ctl

@@ -483,6 +483,9 @@ v1::BindingOptions BindingOptionsWithDefaults(v1::BindingOptions options) {
     options.set_direction(ToProto(defaults.direction));
   }
   if (!options.has_promiscuous()) options.set_promiscuous(defaults.promiscuous);
+  if (!options.has_rx_hold_when_exhausted()) {
+    options.set_rx_hold_when_exhausted(defaults.rx_hold_when_exhausted);
+  }
   const google::protobuf::Duration& timeout = options.pcap_timeout();
   if (timeout.seconds() == 0 && timeout.nanos() == 0) {
     absl::Duration remainder;

@@ -493,11 +493,13 @@ TEST(WithDefaultsTest, FillsEveryUnsetFieldForRoot) {
   EXPECT_EQ(filled.limits().max_concurrent_streams(), 64u);
   const v1::BindingOptions& options = filled.bindings(0).options();
   EXPECT_EQ(options.snaplen(), 65535u);
-  EXPECT_EQ(options.pcap_buffer_bytes(), 16u << 20);
+  EXPECT_EQ(options.pcap_buffer_bytes(), 64u << 20);
   EXPECT_EQ(options.filter(), "");
   EXPECT_EQ(options.direction(), v1::DIRECTION_IN);
   ASSERT_TRUE(options.has_promiscuous());
   EXPECT_TRUE(options.promiscuous());
+  ASSERT_TRUE(options.has_rx_hold_when_exhausted());
+  EXPECT_TRUE(options.rx_hold_when_exhausted());
   EXPECT_FALSE(options.immediate_mode());
   EXPECT_EQ(options.pcap_timeout().seconds(), 0);
   EXPECT_EQ(options.pcap_timeout().nanos(), 2000000);
@@ -508,7 +510,6 @@ TEST(WithDefaultsTest, FillsEveryUnsetFieldForRoot) {
     EXPECT_EQ(sizes->buffer_size(), 2048u);
   }
   EXPECT_EQ(options.rx_preallocate(), 256u);
-  EXPECT_FALSE(options.rx_hold_when_exhausted());
   EXPECT_TRUE(ValidateConfig(filled, "").ok());
 }
 
