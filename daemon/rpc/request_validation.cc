@@ -127,6 +127,11 @@ absl::Status ValidateSendFrames(const v1::SendFramesRequest& request,
 
 absl::StatusOr<std::unique_ptr<capture::FrameFilter>> ValidateCapture(
     const v1::CaptureRequest& request) {
+  if (!v1::CaptureFormat_IsValid(request.format())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "format ", request.format(),
+        " is not a CaptureFormat; use CAPTURE_FORMAT_FRAMES or CAPTURE_FORMAT_PCAP_RECORDS"));
+  }
   const std::string& filter = request.filter();
   if (filter.empty()) return std::unique_ptr<capture::FrameFilter>();
   if (filter.size() > kMaxFilterLength) {

@@ -61,8 +61,8 @@ capture::SendPacing SendPacingOf(const v1::SendFramesRequest& request);
 absl::Status ValidateSendFrames(const v1::SendFramesRequest& request,
                                 uint32_t max_frames_per_batch, uint32_t snaplen);
 
-// Capture, once the binding is known: the filter, at most 2048 bytes of tcpdump syntax (no
-// NUL or other control bytes but tab and newlines), compiled. Returns the compiled filter,
+// Capture, once the binding is known: a known CaptureFormat, and the filter, at most 2048
+// bytes of tcpdump syntax (no NUL or other control bytes but tab and newlines), compiled. Returns the compiled filter,
 // or null when the request has none. The caller checks the selector before the lookup.
 absl::StatusOr<std::unique_ptr<capture::FrameFilter>> ValidateCapture(
     const v1::CaptureRequest& request);

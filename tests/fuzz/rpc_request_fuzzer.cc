@@ -232,9 +232,12 @@ void CheckCapture(const BindingTable& table, const v1::CaptureRequest& request) 
   auto filter = ValidateCapture(request);
   if (!filter.ok()) {
     CheckRefusal("Capture", filter.status(), {absl::StatusCode::kInvalidArgument});
-    if (request.filter().empty()) Fail("Capture", "refused a request without a filter");
+    if (request.filter().empty() && v1::CaptureFormat_IsValid(request.format())) {
+      Fail("Capture", "refused a request without a filter and with a known format");
+    }
     return;
   }
+  if (!v1::CaptureFormat_IsValid(request.format())) Fail("Capture", "accepted an unknown format");
   const std::string& text = request.filter();
   if (text.empty() != (*filter == nullptr)) Fail("Capture", "a filter without a program");
   // What is compiled is what was asked: no NUL cuts it short.

@@ -241,6 +241,14 @@ TEST(ValidateCapture, CompilesTcpdumpSyntax) {
   EXPECT_NE(*filter, nullptr);
 }
 
+TEST(ValidateCapture, RefusesAFormatTheApiDoesNotHave) {
+  v1::CaptureRequest request;
+  request.set_format(v1::CAPTURE_FORMAT_PCAP_RECORDS);
+  EXPECT_TRUE(ValidateCapture(request).ok());
+  request.set_format(static_cast<v1::CaptureFormat>(7));
+  ExpectInvalid(ValidateCapture(request).status(), "is not a CaptureFormat");
+}
+
 TEST(ValidateCapture, RefusesWhatDoesNotCompile) {
   ExpectInvalid(ValidateCapture(Filter("((")).status(), "does not compile");
 }
