@@ -36,8 +36,10 @@ struct CaptureOptions {
 };
 
 // --capture: opens `fifo` (waiting for its reader), checks the binding and the filter,
-// subscribes, then writes a pcap stream: the header once subscribed, then each response's
-// frames, flushed. Ends at SIGINT/SIGTERM or when the FIFO's reader goes away (kExitOk),
+// subscribes, then writes pcapng: the section and interface blocks once subscribed, then
+// each response's frames, flushed; at the end an interface statistics block with the
+// stream's counts. Ends at SIGINT/SIGTERM (StopCapture: the final counts) or when the
+// FIFO's reader goes away (kExitOk),
 // or when the daemon ends the stream or refuses it (a line on stderr, kExitFailed). A
 // refusal found before subscribing leaves the FIFO without a header, so Wireshark reports
 // the capture as failed.

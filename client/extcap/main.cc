@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
   app.add_flag("--extcap-config", list_config, "list the interface's options (extcap)");
   app.add_option("--extcap-reload-option", reload_option, "(extcap; no option reloads)");
   app.add_flag("--capture", capture, "capture into --fifo (extcap)");
-  app.add_option("--fifo", fifo, "where the pcap stream goes (Wireshark's FIFO, or a file)");
+  app.add_option("--fifo", fifo, "where the pcapng stream goes (Wireshark's FIFO, or a file)");
   app.add_option("--extcap-capture-filter", filter,
                  "BPF expression; without --capture: only check it (empty output: valid)");
 

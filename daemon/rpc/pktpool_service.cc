@@ -237,16 +237,22 @@ class CaptureStream final : public AlarmedWriteStream<v1::CaptureResponse> {
     }
   }
 
-  // Pops frames into response_ until a message is full or the queue is empty.
+  // Pops frames into response_ until a message is full or the queue is empty. Frames
+  // popped that did not fit wait in frames_ for the next message.
   void Fill() {
     if (StopDone()) final_pending_ = true;
-    while (Filled() < batch_ && Bytes() < kRecordMessageBytes && !finishing_) {
-      frames_.clear();
-      const size_t want = std::min<size_t>(batch_ - Filled(), 1024);
-      if (subscriber_->PopBatch(&frames_, want, absl::ZeroDuration()) == 0) break;
+    while (!Full() && !finishing_) {
+      if (next_ == frames_.size()) {
+        frames_.clear();
+        next_ = 0;
+        const size_t want = std::min<size_t>(batch_ - Filled(), 1024);
+        if (subscriber_->PopBatch(&frames_, want, absl::ZeroDuration()) == 0) break;
+      }
       Convert();
     }
   }
+
+  bool Full() const { return Filled() >= batch_ || Bytes() >= kRecordMessageBytes; }
 
   // True once the receive thread has stopped the subscriber (after StopCapture), the
   // first time it is seen.
@@ -261,9 +267,11 @@ class CaptureStream final : public AlarmedWriteStream<v1::CaptureResponse> {
   }
   size_t Bytes() const { return records_ ? response_.pcap_records().size() : 0; }
 
-  // Adds the popped frames that pass the filter to response_, then releases them all.
+  // Adds the popped frames that pass the filter to response_ until it is full, then
+  // releases those it went through.
   void Convert() {
-    for (const capture::RxFrame& frame : frames_) {
+    for (; next_ < frames_.size() && !Full(); ++next_) {
+      const capture::RxFrame& frame = frames_[next_];
       if (filter_ && !filter_->Matches(frame)) {
         ++filtered_;
         continue;
@@ -286,10 +294,14 @@ class CaptureStream final : public AlarmedWriteStream<v1::CaptureResponse> {
       if (remaining_ != 0 && --remaining_ == 0) {
         FinishAfterThisWrite();
         finishing_ = true;
+        next_ = frames_.size();
         break;
       }
     }
-    frames_.clear();  // the packets go back to the binding's pool now
+    if (next_ == frames_.size()) {
+      frames_.clear();  // the packets go back to the binding's pool now
+      next_ = 0;
+    }
   }
 
   // One pcap record (little-endian header, then the bytes), copied straight from the
@@ -339,7 +351,8 @@ class CaptureStream final : public AlarmedWriteStream<v1::CaptureResponse> {
   bool stop_seen_ = false;      // the receive thread stopped the subscriber
   bool final_pending_ = false;  // the final message is still to be written
   std::shared_ptr<capture::CaptureSubscriber> subscriber_;
-  std::vector<capture::RxFrame> frames_;
+  std::vector<capture::RxFrame> frames_;  // popped; frames_[next_...] not yet in a message
+  size_t next_ = 0;
   v1::CaptureResponse response_;
 };
 

@@ -825,6 +825,23 @@ TEST_P(SeveralCaptureStreamsTest, EachStreamGetsEveryFrameOfABurst) {
 
 INSTANTIATE_TEST_SUITE_P(TwoAndFour, SeveralCaptureStreamsTest, ::testing::Values(2, 4));
 
+TEST_F(CtlTest, LargeFramesFillManyMessagesAndArriveWholeAndInOrder) {
+  // 5,000 frames of 1,500 bytes are about 7.5 MB: more than a message holds (about 1 MiB),
+  // so frames popped beyond a full message wait for the next one.
+  const uint32_t kFrames = 5000;
+  const std::string file = dir_ + "/large.pcap";
+  auto capture = CtlInBackground({"capture", ns_->b(), "-w", file, "-c", std::to_string(kFrames)});
+  ASSERT_TRUE(capture->WaitForErr("capturing on", absl::Seconds(10))) << capture->Err();
+  SendBurst(kFrames, 1500);
+  CommandResult result = capture->Wait(absl::Seconds(30));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  bool ok = false;
+  std::vector<uint32_t> sequences = Sequences(ReadPcap(file), &ok);
+  EXPECT_TRUE(ok);
+  ASSERT_EQ(sequences.size(), kFrames) << result.err;
+  for (uint32_t k = 0; k < kFrames; ++k) ASSERT_EQ(sequences[k], k);
+}
+
 TEST_F(CtlTest, PcapngHasTheInterfaceAndItsDropCountsAndToolsReadIt) {
   const std::string file = dir_ + "/capture.pcapng";
   auto capture = CtlInBackground({"capture", ns_->b(), "-w", file, "ether", "proto", "0x88b5"});
