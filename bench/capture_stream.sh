@@ -18,7 +18,8 @@
 # Per tool: the fewest frames any of its N captures got, frames lost (pktpoolctl: by
 # reason, from its summary; tcpdump: "dropped by kernel"), and delivered frames/s: FRAMES
 # over the seconds from the burst's start until the slowest capture of the N had written
-# every frame (only when all got every frame). Medians over ROUNDS.
+# every frame (only when all got every frame). Per tool the median round (by frames
+# captured) of ROUNDS.
 # Target: pktpoolctl/tcpdump delivered rate >= 1.0 and no more loss than tcpdump.
 #
 # Environment: FRAMES (default 1000000), SIZE (64), STREAMS (default "1 2 4"), ROUNDS (3),
@@ -111,8 +112,10 @@ finish() {
 one_pktpool() {
   local n=$1 round=$2 pids=() i
   for i in $(seq "$n"); do
-    ctl -o json capture vethB -w "$work/p$i.pcap" -c "$FRAMES" \
-      >"$work/p$i.json" 2>"$work/p$i.err" &
+    # Not through ctl(): in the background $! would be a subshell, and SIGINT must reach
+    # pktpoolctl itself (it then asks the daemon for the final counts).
+    "$build/client/pktpoolctl/pktpoolctl" --socket "$socket" -o json capture vethB \
+      -w "$work/p$i.pcap" -c "$FRAMES" >"$work/p$i.json" 2>"$work/p$i.err" &
     pids+=($!)
   done
   for i in $(seq "$n"); do
@@ -172,12 +175,9 @@ one_tcpdump() {
   echo "$fps $worst_captured $worst_lost $worst_kernel $seconds"
 }
 
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else print v[int((NR + 1) / 2)] }'; }
-# median of a column that may hold "-": "-" when any round has it
-median_or_dash() {
-  local vals
-  vals=$(cat)
-  if grep -qx -- '-' <<<"$vals"; then echo "-"; else median <<<"$vals"; fi
+# median_row NAME: the middle row of $work/NAME-$n.txt by its second column (frames captured)
+median_row() {
+  sort -n -k2 "$work/$1-$n.txt" | awk '{ row[NR] = $0 } END { print row[int((NR + 1) / 2)] }'
 }
 
 echo "capture_stream: FRAMES=$FRAMES SIZE=$SIZE STREAMS='$STREAMS' ROUNDS=$ROUNDS, pktpoold defaults (rx_hold_when_exhausted, 64 MiB ring), tcpdump's default ring"
@@ -198,23 +198,14 @@ for n in $STREAMS; do
   done
 done
 echo
-echo "== summary (FRAMES=$FRAMES, $SIZE-byte frames, median of $ROUNDS rounds; per tool the worst of its N captures)"
+echo "== summary (FRAMES=$FRAMES, $SIZE-byte frames; per tool its median round of $ROUNDS by frames captured, and in it the worst of its N captures)"
 printf '%-8s %-11s %10s %10s %9s %-44s %13s %7s %s\n' streams tool burst/s captured lost "lost by reason" delivered/s ratio target
 for n in $STREAMS; do
-  pk_burst=$(awk '{ print $1 }' "$work/pk-$n.txt" | median)
-  pk_cap=$(awk '{ print $2 }' "$work/pk-$n.txt" | median)
-  pk_lost=$(awk '{ print $3 }' "$work/pk-$n.txt" | median)
-  pk_pool=$(awk '{ print $4 }' "$work/pk-$n.txt" | median)
-  pk_queue=$(awk '{ print $5 }' "$work/pk-$n.txt" | median)
-  pk_stalled=$(awk '{ print $6 }' "$work/pk-$n.txt" | median)
-  pk_kernel=$(awk '{ print $7 }' "$work/pk-$n.txt" | median)
-  pk_sec=$(awk '{ print $8 }' "$work/pk-$n.txt" | median_or_dash)
+  # Per tool the median round: the middle one by frames captured (its row as measured).
+  read -r pk_burst pk_cap pk_lost pk_pool pk_queue pk_stalled pk_kernel pk_sec < <(median_row pk)
+  read -r td_burst td_cap td_lost td_kernel td_sec < <(median_row td)
+  read -r ti_burst ti_cap ti_lost ti_kernel ti_sec < <(median_row ti)
   rate() { [ "$1" = "-" ] && echo "-" || awk -v f="$FRAMES" -v s="$1" 'BEGIN { printf "%.0f", f / s }'; }
-  col() { awk -v c="$2" '{ print $c }' "$work/$1-$n.txt"; }  # col FILE COLUMN
-  td_burst=$(col td 1 | median); td_cap=$(col td 2 | median); td_lost=$(col td 3 | median)
-  td_kernel=$(col td 4 | median); td_sec=$(col td 5 | median_or_dash)
-  ti_burst=$(col ti 1 | median); ti_cap=$(col ti 2 | median); ti_lost=$(col ti 3 | median)
-  ti_kernel=$(col ti 4 | median); ti_sec=$(col ti 5 | median_or_dash)
   pk_rate=$(rate "$pk_sec")
   td_rate=$(rate "$td_sec")
   ti_rate=$(rate "$ti_sec")

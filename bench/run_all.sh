@@ -12,8 +12,10 @@
 # the daemon vs tcpdump -w, with 1, 2 and 4 streams). Full outputs go to bench/results/<name>.txt;
 # the section between the report markers in bench/README.md is rewritten with the
 # machine, the commit, each command and its summary (the peer, the ratio, the verdict).
-# Environment: the scripts' own (FRAMES, ROUNDS, CALLS, ...). Exits non-zero only when a
-# benchmark cannot run; missed targets are reported, not failed.
+# Environment: the scripts' own (FRAMES, ROUNDS, CALLS, ...), and BENCHES: the names to
+# run (default all: pool_bench veth_throughput control_plane pcap_replay send_timing
+# capture_stream); the report takes the others from their last results/<name>.txt.
+# Exits non-zero only when a benchmark cannot run; missed targets are reported, not failed.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,9 +29,15 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j2 --target pool_bench veth_throughput control_plane pktpoold pktpoolctl
 mkdir -p "$results"
 
-run() {  # name command... : full output to results/name.txt
+BENCHES=${BENCHES:-"pool_bench veth_throughput control_plane pcap_replay send_timing capture_stream"}
+run() {  # name command... : full output to results/name.txt (only for names in BENCHES)
   local name=$1
   shift
+  if ! grep -qw -- "$name" <<<"$BENCHES"; then
+    [ -s "$results/$name.txt" ] || { echo "run_all.sh: no earlier results/$name.txt; run $name too" >&2; exit 1; }
+    echo "== $name: kept from $(date -u -r "$results/$name.txt" +%Y-%m-%dT%H:%M:%SZ)"
+    return
+  fi
   echo "== $name: $*"
   "$@" >"$results/$name.txt" 2>&1 || { tail -20 "$results/$name.txt"; echo "run_all.sh: $name failed" >&2; exit 1; }
 }

@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
   app.add_option("--snaplen", options.snaplen, "bytes kept per frame (0: the binding's)")
       ->check(CLI::Range(0, 262144));
   app.add_option("--queue", options.queue_frames,
-                 "this stream's queue in the daemon, frames (default 4096)");
+                 "this stream's queue in the daemon, frames (default: the receive pool bounds it)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -228,7 +228,7 @@ void AddCaptureCommand(CLI::App& app, CommandRun* run) {
       ->check(CLI::IsMember({"pcap", "pcapng"}));
   capture->add_option("-s,--snaplen", args->snaplen, "bytes kept per frame (default: all)");
   capture->add_option("--queue", args->queue_frames,
-                      "this stream's queue in the daemon, frames (default 4096)");
+                      "this stream's queue in the daemon, frames (default: the receive pool bounds it)");
   capture->add_option("filter", args->filter, "BPF expression (tcpdump syntax), e.g. udp port 53");
   capture->callback([run, args] {
     *run = [args](const GlobalOptions& options) { return RunCapture(*args, options); };

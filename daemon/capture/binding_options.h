@@ -28,7 +28,16 @@ inline constexpr uint32_t kMaxBufferSize = 65536;
 // The kernel ring: with hold mode, a 1,000,000-frame burst of 64-byte frames at line rate
 // waits there while captures catch up (tcpdump users' -B 65536).
 inline constexpr uint32_t kDefaultPcapBufferBytes = 64u << 20;
-inline constexpr uint32_t kDefaultSubscriberQueue = 4096;
+// A subscriber's queue when the caller sets none: as many frames as a receive pool can
+// have packets (0xFFFF), so the pool, not the queue, bounds what waits, and in hold mode a
+// reader that falls behind makes frames wait in the ring instead of losing them.
+inline constexpr uint32_t kDefaultSubscriberQueue = 65535;
+// The receive pools' default: 4096 packets and 8192 buffers of 2 KiB (16 MiB), enough for
+// four capture streams on one binding to keep a line-rate burst of small frames moving.
+inline constexpr PoolSizes kDefaultRxPools = {.packet_descriptors = 4096,
+                                              .packet_overflow = 0,
+                                              .buffer_count = 8192,
+                                              .buffer_size = 2048};
 // Largest frame Send accepts (an IPv4 datagram's maximum plus the link header).
 inline constexpr uint32_t kMaxFrameBytes = 65535 + kLinkHeaderRoomBytes;
 inline constexpr absl::Duration kDefaultPcapTimeout = absl::Milliseconds(2);
@@ -53,7 +62,7 @@ struct BindingOptions {
   bool promiscuous = true;
   bool immediate_mode = false;                      // off: block delivery, fewer losses
   absl::Duration pcap_timeout = kDefaultPcapTimeout;  // block timeout when not immediate
-  PoolSizes rx;
+  PoolSizes rx = kDefaultRxPools;
   PoolSizes tx;
   uint32_t rx_preallocate = 256;  // receive packets built with their buffers at bind time
   // On (the default): the receive thread stops reading the kernel ring while no receive

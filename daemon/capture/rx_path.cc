@@ -90,7 +90,7 @@ absl::StatusOr<std::unique_ptr<RxPath>> RxPath::Create(pool::TaggedMemory* memor
     if (packet == nullptr) return absl::ResourceExhaustedError("NDIS_STATUS_RESOURCES: preallocation");
     path->local_ready_.push_back(packet);
   }
-  path->ready_count_.store(preallocate, std::memory_order_relaxed);
+  path->ready_count_.store(static_cast<int32_t>(preallocate), std::memory_order_relaxed);
   return path;
 }
 
@@ -209,7 +209,8 @@ void RxPath::DrainReturned() {
 
 void RxPath::Return(pool::Packet* packet) {
   // A retired generation keeps nothing: its packets go back to its pools to drain them.
-  if (retired_.load() || ready_count_.load(std::memory_order_relaxed) >= keep_ready_) {
+  if (retired_.load() ||
+      ready_count_.load(std::memory_order_relaxed) >= static_cast<int32_t>(keep_ready_)) {
     Destroy(packet);
   } else {
     // NDIS reuse: save the buffers, reinitialize, chain the saved ones back at full
@@ -223,13 +224,15 @@ void RxPath::Return(pool::Packet* packet) {
       pool::RestoreBufferLength(b);
       pool::ChainBufferAtBack(packet, b);
     }
-    ready_count_.fetch_add(1, std::memory_order_relaxed);
     RxContext* context = ContextOf(*packet);
     context->next_returned = returned_.load(std::memory_order_relaxed);
     while (!returned_.compare_exchange_weak(context->next_returned, packet,
                                             std::memory_order_release,
                                             std::memory_order_relaxed)) {
     }
+    // Counted once Fill can take it: counted before the push, Available could promise a
+    // packet that Fill does not find yet, and hold mode would drop the frame it read.
+    ready_count_.fetch_add(1, std::memory_order_relaxed);
   }
   if (frames_out_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     MutexLock lock(&wait_mu_);

@@ -53,7 +53,10 @@ class RxPath {
     const uint32_t buffer_room =
         (buffers - std::min(buffers, buffers_out_.load(std::memory_order_relaxed))) /
         std::max(chain_length_, 1u);
-    return ready_count_.load(std::memory_order_relaxed) + std::min(packet_room, buffer_room);
+    // ready_count_ counts a returned packet only once Fill can take it (see Return), and
+    // may dip below zero while Fill has taken one whose count is not in yet.
+    const int32_t ready = std::max(ready_count_.load(std::memory_order_relaxed), 0);
+    return static_cast<uint32_t>(ready) + std::min(packet_room, buffer_room);
   }
 
   // Static plus overflow packet descriptors: the most frames out at once.
@@ -92,7 +95,7 @@ class RxPath {
   // Packets back from subscribers: a lock-free stack (push by any thread, the receive
   // thread takes all at once, so there is no ABA), linked through RxContext.
   std::atomic<pool::Packet*> returned_{nullptr};
-  std::atomic<uint32_t> ready_count_{0};
+  std::atomic<int32_t> ready_count_{0};
   std::atomic<uint32_t> built_{0};  // packets that exist: ready, filled or held
   std::atomic<uint32_t> buffers_out_{0};  // buffers chained to those packets
   std::atomic<bool> retired_{false};

@@ -233,14 +233,15 @@ class CaptureStream final : public AlarmedWriteStream<v1::CaptureResponse> {
     } else {
       WaitThen(kCapturePoll);
       // A frame queued, or the stop done, between the pop and the alarm: no wait.
-      if (subscriber_->queued() > 0 || StopDone()) StopWaiting();
+      NoteStop();
+      if (subscriber_->queued() > 0 || final_pending_) StopWaiting();
     }
   }
 
   // Pops frames into response_ until a message is full or the queue is empty. Frames
   // popped that did not fit wait in frames_ for the next message.
   void Fill() {
-    if (StopDone()) final_pending_ = true;
+    NoteStop();
     while (!Full() && !finishing_) {
       if (next_ == frames_.size()) {
         frames_.clear();
@@ -254,12 +255,12 @@ class CaptureStream final : public AlarmedWriteStream<v1::CaptureResponse> {
 
   bool Full() const { return Filled() >= batch_ || Bytes() >= kRecordMessageBytes; }
 
-  // True once the receive thread has stopped the subscriber (after StopCapture), the
-  // first time it is seen.
-  bool StopDone() {
-    if (stop_seen_ || !subscriber_->stop_requested()) return false;
+  // Once the receive thread has stopped the subscriber (after StopCapture), the final
+  // message is due (after what is still queued).
+  void NoteStop() {
+    if (stop_seen_ || !subscriber_->stop_requested()) return;
     stop_seen_ = subscriber_->Loss({}).stopped;
-    return stop_seen_;
+    final_pending_ = stop_seen_;
   }
 
   size_t Filled() const {

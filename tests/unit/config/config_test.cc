@@ -503,12 +503,14 @@ TEST(WithDefaultsTest, FillsEveryUnsetFieldForRoot) {
   EXPECT_FALSE(options.immediate_mode());
   EXPECT_EQ(options.pcap_timeout().seconds(), 0);
   EXPECT_EQ(options.pcap_timeout().nanos(), 2000000);
-  for (const v1::PoolSizes* sizes : {&options.rx(), &options.tx()}) {
-    EXPECT_EQ(sizes->packet_descriptors(), 1024u);
-    EXPECT_EQ(sizes->packet_overflow(), 0u);
-    EXPECT_EQ(sizes->buffer_count(), 2048u);
-    EXPECT_EQ(sizes->buffer_size(), 2048u);
-  }
+  EXPECT_EQ(options.rx().packet_descriptors(), 4096u);
+  EXPECT_EQ(options.rx().packet_overflow(), 0u);
+  EXPECT_EQ(options.rx().buffer_count(), 8192u);
+  EXPECT_EQ(options.rx().buffer_size(), 2048u);
+  EXPECT_EQ(options.tx().packet_descriptors(), 1024u);
+  EXPECT_EQ(options.tx().packet_overflow(), 0u);
+  EXPECT_EQ(options.tx().buffer_count(), 2048u);
+  EXPECT_EQ(options.tx().buffer_size(), 2048u);
   EXPECT_EQ(options.rx_preallocate(), 256u);
   EXPECT_TRUE(ValidateConfig(filled, "").ok());
 }
@@ -547,7 +549,7 @@ TEST(WithDefaultsTest, KeepsSetValues) {
   EXPECT_EQ(applied.pcap_timeout().seconds(), 1);
   EXPECT_EQ(applied.pcap_timeout().nanos(), 0);
   EXPECT_EQ(applied.rx().buffer_size(), 512u);
-  EXPECT_EQ(applied.rx().buffer_count(), 2048u);
+  EXPECT_EQ(applied.rx().buffer_count(), 8192u);  // the rx default, kept
   EXPECT_EQ(applied.rx_preallocate(), 8u);
 }
 

@@ -163,7 +163,7 @@ TEST(DiffBindingOptionsTest, EachChangedPoolIsTunedInPoolOrder) {
   EXPECT_EQ(diff.pool_changes[0].request.pool(), v1::POOL_NAME_RX_PACKETS);
   EXPECT_EQ(diff.pool_changes[0].request.descriptors(), 600u);
   EXPECT_EQ(diff.pool_changes[1].request.pool(), v1::POOL_NAME_RX_BUFFERS);
-  EXPECT_EQ(diff.pool_changes[1].request.descriptors(), 2048u);  // the buffer count, kept
+  EXPECT_EQ(diff.pool_changes[1].request.descriptors(), 8192u);  // the rx buffer count, kept
   EXPECT_EQ(diff.pool_changes[1].request.buffer_size(), 1024u);
   EXPECT_EQ(diff.pool_changes[2].request.pool(), v1::POOL_NAME_TX_BUFFERS);
   EXPECT_EQ(diff.pool_changes[2].request.descriptors(), 700u);
