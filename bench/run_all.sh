@@ -14,7 +14,8 @@
 # machine, the commit, each command and its summary (the peer, the ratio, the verdict).
 # Environment: the scripts' own (FRAMES, ROUNDS, CALLS, ...), and BENCHES: the names to
 # run (default all: pool_bench veth_throughput control_plane pcap_replay send_timing
-# capture_stream); the report takes the others from their last results/<name>.txt.
+# capture_stream; "none" rewrites the report only); the report takes the others from their
+# last results/<name>.txt and says so.
 # Exits non-zero only when a benchmark cannot run; missed targets are reported, not failed.
 set -euo pipefail
 
@@ -59,6 +60,10 @@ trap 'rm -f "$report"' EXIT
     "$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r)," \
     "$(. /etc/os-release && echo "$PRETTY_NAME"), $(g++ --version | head -1)"
   echo "- build: Release, build-bench/; full outputs in [results/](results/)"
+  for name in pool_bench veth_throughput control_plane pcap_replay send_timing capture_stream; do
+    grep -qw -- "$name" <<<"$BENCHES" ||
+      echo "- $name: kept from an earlier run ($(date -u -r "$results/$name.txt" +%Y-%m-%dT%H:%M:%SZ), results/$name.txt)"
+  done
   echo
   echo "### pool_bench: pools vs malloc, a mutex free list, DPDK rte_mempool"
   echo
