@@ -75,7 +75,7 @@ uint64_t DaemonDrops(const v1::CaptureLoss& loss) {
 // dropped by the kernel": the closing line, as tcpdump's. `final`: the counts are the
 // stream's last (StopCapture, or the count reached), not cut short by an error.
 std::string ClosingLine(uint64_t captured, const std::string& file, const v1::CaptureLoss& loss,
-                        bool final) {
+                        bool final, bool count_reached) {
   std::string line = absl::StrCat(captured, " frames captured");
   if (!file.empty() && file != "-") absl::StrAppend(&line, " to ", file);
   absl::StrAppend(&line, ", ", DaemonDrops(loss), " dropped by pktpoold");
@@ -92,6 +92,10 @@ std::string ClosingLine(uint64_t captured, const std::string& file, const v1::Ca
   if (loss.interface() > 0) absl::StrAppend(&line, ", ", loss.interface(), " dropped by the interface");
   absl::StrAppend(&line, "; ", loss.received(), " received while capturing");
   if (loss.filtered() > 0) absl::StrAppend(&line, ", ", loss.filtered(), " not matching the filter");
+  const uint64_t accounted = captured + loss.filtered() + DaemonDrops(loss) + loss.kernel();
+  if (count_reached && loss.received() > accounted) {
+    absl::StrAppend(&line, ", ", loss.received() - accounted, " after -c was reached");
+  }
   if (!final) absl::StrAppend(&line, " (counts as of the last message: the stream was cut)");
   return line;
 }
@@ -178,6 +182,7 @@ int RunCapture(const CaptureArgs& args, const GlobalOptions& options) {
   interrupt.OnInterrupt({});  // waits for a Stop still running: the session may go now
   const v1::CaptureLoss& loss = session.loss();
   const bool final = session.final() || status.ok();
+  const bool count_reached = args.count != 0 && frames >= args.count;
   if (writer) {
     const uint64_t daemon_drops = DaemonDrops(loss);
     absl::Status closed = writer->Close(
@@ -187,11 +192,12 @@ int RunCapture(const CaptureArgs& args, const GlobalOptions& options) {
          .interface_dropped = loss.interface(),
          .os_dropped = loss.kernel() + daemon_drops,
          .delivered = frames,
-         .comment = absl::StrCat("pktpoold: ", ClosingLine(frames, "", loss, final))});
+         .comment = absl::StrCat("pktpoold: ",
+                                 ClosingLine(frames, "", loss, final, count_reached))});
     if (write_error.ok()) write_error = closed;
   }
   std::fprintf(stderr, "pktpoolctl: %s\n",
-               ClosingLine(frames, args.write_file, loss, final).c_str());
+               ClosingLine(frames, args.write_file, loss, final, count_reached).c_str());
   if (options.json) {
     std::FILE* out = args.write_file == "-" ? stderr : stdout;
     std::fprintf(out, "%s\n", SummaryJson(frames, loss, final).c_str());
