@@ -76,11 +76,18 @@ void ExpectInOrder(const std::vector<Arrival>& arrivals, size_t n) {
   for (size_t i = 0; i < n; ++i) ASSERT_EQ(arrivals[i].sequence, i) << i;
 }
 
-// The span from the first to the last arrival is within 5 % of `expected`.
-void ExpectSpan(const std::vector<Arrival>& arrivals, absl::Duration expected) {
+// The span from the first to the last arrival is within 5 % of `expected`, give or take
+// the latest frame the sender reported: a frame leaves at its due time plus its lateness
+// on an absolute timeline, so a wake-up the machine delayed (as a shared VM, or ASan, may)
+// lengthens the span by no more than the report says, and is not a pacing error.
+void ExpectSpan(const std::vector<Arrival>& arrivals, absl::Duration expected,
+                const SendReport& report) {
   ASSERT_GE(arrivals.size(), 2u);
   const double span = absl::ToDoubleSeconds(arrivals.back().at - arrivals.front().at);
-  EXPECT_NEAR(span, absl::ToDoubleSeconds(expected), absl::ToDoubleSeconds(expected) * 0.05);
+  const double late = absl::ToDoubleSeconds(absl::Nanoseconds(report.lateness.max_ns()));
+  EXPECT_NEAR(span, absl::ToDoubleSeconds(expected),
+              absl::ToDoubleSeconds(expected) * 0.05 + late)
+      << "the sender's latest frame was " << late * 1e6 << " us late";
 }
 
 template <typename Predicate>
@@ -734,7 +741,7 @@ TEST_F(BindingTest, PacedSendKeepsItsRateAtThePeer) {
   EXPECT_EQ(run.report.lateness.count(), 2000u);
   EXPECT_NEAR(run.report.frames_per_second(), 1000, 50);
   ExpectInOrder(run.arrivals, 2000);
-  ExpectSpan(run.arrivals, absl::Milliseconds(1999));
+  ExpectSpan(run.arrivals, absl::Milliseconds(1999), run.report);
 }
 
 TEST_F(BindingTest, RecordedOffsetsRepeatAndMultiplierSetTheTimeline) {
@@ -750,7 +757,7 @@ TEST_F(BindingTest, RecordedOffsetsRepeatAndMultiplierSetTheTimeline) {
   for (const auto& r : run.results) ASSERT_EQ(r.sent, 2u);
   ASSERT_EQ(run.arrivals.size(), 100u);
   for (size_t i = 0; i < 100; ++i) ASSERT_EQ(run.arrivals[i].sequence, i % 50) << i;
-  ExpectSpan(run.arrivals, absl::Milliseconds(198));
+  ExpectSpan(run.arrivals, absl::Milliseconds(198), run.report);
   // The loop boundary: one mean gap (2 ms), not a burst or a pause.
   EXPECT_NEAR(absl::ToDoubleMilliseconds(run.arrivals[50].at - run.arrivals[49].at), 2.0, 1.0);
 }
@@ -762,7 +769,7 @@ TEST_F(BindingTest, BitRatePacingCountsFrameBytes) {
   const TimedRun run = SendTimed(frames, {.megabits_per_second = 10}, {}, 40);
   for (const auto& r : run.results) ASSERT_EQ(r.error, SendError::kNone);
   ExpectInOrder(run.arrivals, 40);
-  ExpectSpan(run.arrivals, absl::Milliseconds(39));
+  ExpectSpan(run.arrivals, absl::Milliseconds(39), run.report);
 }
 
 TEST_F(BindingTest, LimitAndDurationStopTheSendWithoutCallingItAFailure) {
