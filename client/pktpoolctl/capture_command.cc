@@ -161,7 +161,7 @@ int RunCapture(const CaptureArgs& args, const GlobalOptions& options) {
                        request.filter().c_str(), request.filter().empty() ? "" : "'");
         }
       },
-      [&](std::string_view records, uint32_t count) {
+      [&](std::string_view records, uint32_t) {
         if (writer) {
           auto written = writer->WriteRecords(records);
           if (written.ok()) write_error = writer->Flush();
@@ -176,7 +176,6 @@ int RunCapture(const CaptureArgs& args, const GlobalOptions& options) {
         });
         std::fflush(stdout);
         if (!parsed.ok()) write_error = parsed;
-        (void)count;
         return parsed.ok();
       });
   interrupt.OnInterrupt({});  // waits for a Stop still running: the session may go now

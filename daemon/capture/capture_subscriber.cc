@@ -135,6 +135,11 @@ void CaptureSubscriber::Stop(const RxLossCounters& now) {
   Wake();
 }
 
+bool CaptureSubscriber::stopped() const {
+  MutexLock lock(&mu_);
+  return stopped_;
+}
+
 bool CaptureSubscriber::accepting() const {
   MutexLock lock(&mu_);
   return adopted_ && !stopped_ && !closed_;

@@ -83,6 +83,8 @@ class CaptureSubscriber {
   // Receive thread: no frame is offered from now on (none counted either); `now` is the
   // binding's drops at this moment, which makes the loss final. Queued frames stay.
   void Stop(const RxLossCounters& now);
+  // Stop has run: no frame is offered any more and the loss is final.
+  bool stopped() const;
   // Adopted and neither stopped nor closed: it still takes frames.
   bool accepting() const;
   // The counts so far; `binding_now` is the binding's current drops (ignored once

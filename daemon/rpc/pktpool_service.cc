@@ -259,7 +259,7 @@ class CaptureStream final : public AlarmedWriteStream<v1::CaptureResponse> {
   // message is due (after what is still queued).
   void NoteStop() {
     if (stop_seen_ || !subscriber_->stop_requested()) return;
-    stop_seen_ = subscriber_->Loss({}).stopped;
+    stop_seen_ = subscriber_->stopped();
     final_pending_ = stop_seen_;
   }
 
