@@ -12,9 +12,15 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "client/capture_file/pcap_records.h"
+#include "proto/pcap_records.h"
 
 namespace pktpool::capture_file {
+
+using records::AppendRecord;
+using records::CountRecords;
+using records::ForEachRecord;
+using records::kRecordHeaderSize;
+using records::RecordView;
 namespace {
 
 constexpr size_t kBufferSize = size_t{1} << 20;

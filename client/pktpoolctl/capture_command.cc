@@ -13,7 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "client/capture_file/capture_file.h"
-#include "client/capture_file/pcap_records.h"
+#include "proto/pcap_records.h"
 #include "client/pktpoolctl/capture_session.h"
 #include "client/pktpoolctl/commands.h"
 #include "client/pktpoolctl/frame_text.h"
@@ -39,7 +39,7 @@ struct CaptureArgs {
 };
 
 // "13:45:01.123456789 02:..:01 > 02:..:02, ethertype IPv4 (0x0800), length 98".
-std::string FrameLine(const capture_file::RecordView& frame) {
+std::string FrameLine(const records::RecordView& frame) {
   const EthernetSummary eth = SummarizeEthernet(std::string(frame.data));
   std::string line = FormatTime(frame.timestamp_ns);
   if (eth.source.empty()) {
@@ -56,7 +56,7 @@ std::string FrameLine(const capture_file::RecordView& frame) {
   return line;
 }
 
-std::string FrameJson(const capture_file::RecordView& frame) {
+std::string FrameJson(const records::RecordView& frame) {
   const EthernetSummary eth = SummarizeEthernet(std::string(frame.data));
   return absl::StrFormat(
       "{\"time\": \"%s\", \"wire_length\": %u, \"captured_length\": %u, \"source\": %s, "
@@ -170,7 +170,7 @@ int RunCapture(const CaptureArgs& args, const GlobalOptions& options) {
           frames += *written;
           return true;
         }
-        absl::Status parsed = capture_file::ForEachRecord(records, [&](const auto& frame) {
+        absl::Status parsed = records::ForEachRecord(records, [&](const auto& frame) {
           std::printf("%s\n", (options.json ? FrameJson(frame) : FrameLine(frame)).c_str());
           ++frames;
         });

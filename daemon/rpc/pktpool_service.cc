@@ -18,6 +18,7 @@
 #include "daemon/rpc/stats_snapshot.h"
 #include "daemon/rpc/status_mapping.h"
 #include "google/protobuf/util/time_util.h"
+#include "proto/pcap_records.h"
 
 #ifndef PKTPOOL_VERSION
 #define PKTPOOL_VERSION "0.0.0"
@@ -35,7 +36,6 @@ constexpr uint32_t kDefaultCaptureBatch = 256;         // CAPTURE_FORMAT_FRAMES
 constexpr uint32_t kDefaultRecordBatch = 4096;         // CAPTURE_FORMAT_PCAP_RECORDS
 constexpr uint32_t kMaxCaptureBatch = 4096;
 constexpr size_t kRecordMessageBytes = 1u << 20;       // a PCAP_RECORDS message, about
-constexpr size_t kRecordHeaderBytes = 16;              // a classic pcap record header
 constexpr char kCaptureIdKey[] = "pktpool-capture-id";
 
 grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context, const absl::Status& status) {
@@ -311,16 +311,11 @@ class CaptureStream final : public AlarmedWriteStream<v1::CaptureResponse> {
     std::string* records = response_.mutable_pcap_records();
     if (records->capacity() < kRecordMessageBytes) records->reserve(kRecordMessageBytes + 65536);
     const size_t at = records->size();
-    records->resize(at + kRecordHeaderBytes + length);
-    const int64_t ns = absl::ToUnixNanos(frame.timestamp());
-    const uint32_t header[4] = {static_cast<uint32_t>(ns / 1000000000),
-                                static_cast<uint32_t>(ns % 1000000000), length,
-                                std::max(frame.wire_length(), length)};
+    records->resize(at + records::kRecordHeaderSize + length);
     uint8_t* out = reinterpret_cast<uint8_t*>(records->data() + at);
-    for (int i = 0; i < 4; ++i) {
-      for (int b = 0; b < 4; ++b) out[i * 4 + b] = static_cast<uint8_t>(header[i] >> (8 * b));
-    }
-    pool::CopyOutOfPacket(frame.packet(), {out + kRecordHeaderBytes, length});
+    records::WriteRecordHeader(out, absl::ToUnixNanos(frame.timestamp()), length,
+                               std::max(frame.wire_length(), length));
+    pool::CopyOutOfPacket(frame.packet(), {out + records::kRecordHeaderSize, length});
     response_.set_record_count(response_.record_count() + 1);
   }
 

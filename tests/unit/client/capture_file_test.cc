@@ -20,11 +20,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "client/capture_file/pcap_records.h"
+#include "proto/pcap_records.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace pktpool::capture_file {
+
+using records::AppendRecord;
+using records::CountRecords;
+using records::ForEachRecord;
+using records::kRecordHeaderSize;
+using records::RecordView;
 namespace {
 
 using ::testing::ElementsAre;

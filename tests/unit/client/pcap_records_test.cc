@@ -1,5 +1,5 @@
 // pcap_records.h: the daemon's record blob, one test per rule.
-#include "client/capture_file/pcap_records.h"
+#include "proto/pcap_records.h"
 
 #include <cstdint>
 #include <string>
@@ -8,7 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace pktpool::capture_file {
+namespace pktpool::records {
 namespace {
 
 using ::testing::HasSubstr;
@@ -123,4 +123,4 @@ TEST(PcapRecords, NothingIsCalledForRecordsAfterABadOne) {
 }
 
 }  // namespace
-}  // namespace pktpool::capture_file
+}  // namespace pktpool::records

@@ -1,7 +1,9 @@
-// The daemon's record blob: captured frames as back-to-back classic pcap records
-// (nanosecond resolution, little-endian), which is also the body of a pcap file.
-#ifndef PKTPOOL_CLIENT_CAPTURE_FILE_PCAP_RECORDS_H_
-#define PKTPOOL_CLIENT_CAPTURE_FILE_PCAP_RECORDS_H_
+// The API's record blobs (CaptureResponse.pcap_records, SendFramesRequest.pcap_records):
+// frames as back-to-back classic pcap records (little-endian headers), which is also the
+// body of a little-endian pcap file. One place for the format: the daemon and the
+// clients both read and write it through this header.
+#ifndef PKTPOOL_PROTO_PCAP_RECORDS_H_
+#define PKTPOOL_PROTO_PCAP_RECORDS_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -12,7 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-namespace pktpool::capture_file {
+namespace pktpool::records {
 
 // Bytes of one record header: {uint32 ts_sec, uint32 ts_nsec, uint32 caplen,
 // uint32 wire_length}, little-endian; caplen bytes of frame data follow it, no padding.
@@ -41,6 +43,11 @@ absl::StatusOr<size_t> CountRecords(std::string_view records);
 void AppendRecord(std::string* out, int64_t timestamp_ns, uint32_t wire_length,
                   std::string_view data);
 
-}  // namespace pktpool::capture_file
+// Writes one record header at `out` (kRecordHeaderSize bytes), for a writer that copies
+// the caplen data bytes after it itself; timestamps clamped as by AppendRecord.
+void WriteRecordHeader(uint8_t* out, int64_t timestamp_ns, uint32_t caplen,
+                       uint32_t wire_length);
 
-#endif  // PKTPOOL_CLIENT_CAPTURE_FILE_PCAP_RECORDS_H_
+}  // namespace pktpool::records
+
+#endif  // PKTPOOL_PROTO_PCAP_RECORDS_H_

@@ -1,4 +1,4 @@
-#include "client/capture_file/pcap_records.h"
+#include "proto/pcap_records.h"
 
 #include <endian.h>
 
@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace pktpool::capture_file {
+namespace pktpool::records {
 namespace {
 
 constexpr int64_t kNanosPerSecond = 1'000'000'000;
@@ -88,17 +88,23 @@ absl::StatusOr<size_t> CountRecords(std::string_view records) {
   return count;
 }
 
-void AppendRecord(std::string* out, int64_t timestamp_ns, uint32_t wire_length,
-                  std::string_view data) {
+void WriteRecordHeader(uint8_t* out, int64_t timestamp_ns, uint32_t caplen,
+                       uint32_t wire_length) {
   if (timestamp_ns < 0) timestamp_ns = 0;
   if (timestamp_ns > kMaxTimestampNs) timestamp_ns = kMaxTimestampNs;
-  char header[kRecordHeaderSize];
+  char* header = reinterpret_cast<char*>(out);
   StoreLe32(header, static_cast<uint32_t>(timestamp_ns / kNanosPerSecond));
   StoreLe32(header + 4, static_cast<uint32_t>(timestamp_ns % kNanosPerSecond));
-  StoreLe32(header + 8, static_cast<uint32_t>(data.size()));
+  StoreLe32(header + 8, caplen);
   StoreLe32(header + 12, wire_length);
-  out->append(header, sizeof(header));
+}
+
+void AppendRecord(std::string* out, int64_t timestamp_ns, uint32_t wire_length,
+                  std::string_view data) {
+  uint8_t header[kRecordHeaderSize];
+  WriteRecordHeader(header, timestamp_ns, static_cast<uint32_t>(data.size()), wire_length);
+  out->append(reinterpret_cast<const char*>(header), sizeof(header));
   out->append(data);
 }
 
-}  // namespace pktpool::capture_file
+}  // namespace pktpool::records
