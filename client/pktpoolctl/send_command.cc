@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/pktpoolctl/commands.h"
@@ -21,6 +22,7 @@
 #include "client/pktpoolctl/pcap_file.h"
 #include "daemon/capture/send_schedule.h"
 #include "google/protobuf/util/time_util.h"
+#include "proto/pcap_records.h"
 
 namespace pktpool::ctl {
 namespace {
@@ -31,6 +33,11 @@ using google::protobuf::util::TimeUtil;
 // Messages stay well under the daemon's default limits (4096 frames, 16 MiB).
 constexpr size_t kMaxFramesPerMessage = 1024;
 constexpr size_t kMaxBytesPerMessage = 4 << 20;
+// A pcap file sent at top speed goes as record blobs (pcap_records) of at most this many
+// frames and about this many bytes: large enough that a message costs the daemon little,
+// small enough that reading the file and sending overlap from the first message on.
+constexpr size_t kMaxRecordFramesPerMessage = 1024;
+constexpr size_t kMaxRecordBytesPerMessage = 1 << 20;
 // A looped batch is repeated by the daemon up to this many frames per message.
 constexpr uint64_t kMaxRepeatedFramesPerMessage = 65536;
 // Timed sends: a message holds at most this much of the timeline and is written at most
@@ -170,12 +177,11 @@ struct SendTotals {
   bool interrupted = false;
 };
 
-// One SendFrames call: the batch fits one message; per-frame outcomes are printed.
-int SendUnary(PktPoolClient& client, const SendArgs& args, const std::vector<FileFrame>& frames,
-              const GlobalOptions& options, SendTotals* totals) {
-  v1::SendFramesRequest request = BaseRequest(args, Timing::kTopSpeed);
-  for (const auto& frame : frames) request.add_frames(frame.data);
-  request.set_repeat(args.loop);
+// One SendFrames call: the batch fits one message (`request`, its frames' sizes in
+// `frame_sizes`); per-frame outcomes are printed.
+int SendUnary(PktPoolClient& client, const v1::SendFramesRequest& request,
+              const std::vector<size_t>& frame_sizes, const GlobalOptions& options,
+              SendTotals* totals) {
   const auto start = Clock::now();
   grpc::Status status = client.Send(request, &totals->response);
   totals->seconds = std::chrono::duration<double>(Clock::now() - start).count();
@@ -188,7 +194,7 @@ int SendUnary(PktPoolClient& client, const SendArgs& args, const std::vector<Fil
       }
       std::string reason = v1::SendResult_Name(outcome.result());
       std::fprintf(stderr, "pktpoolctl: frame %d (%zu bytes): %s%s%s\n", i + 1,
-                   frames[static_cast<size_t>(i)].data.size(),
+                   i < static_cast<int>(frame_sizes.size()) ? frame_sizes[static_cast<size_t>(i)] : 0,
                    reason.substr(sizeof("SEND_RESULT_") - 1).c_str(),
                    outcome.detail().empty() ? "" : ": ", outcome.detail().c_str());
     }
@@ -298,18 +304,16 @@ void WriteTimed(const SendArgs& args, Timing timing, const std::vector<FileFrame
   if (message.frames_size() > 0) write();
 }
 
-int SendStreamed(PktPoolClient& client, const SendArgs& args, std::vector<FileFrame>& frames,
-                 Timing timing, InterruptWatcher& interrupt, SendTotals* totals) {
+// One StreamSendFrames call; `write` writes its messages (and stops at an interrupt).
+int SendStreamed(PktPoolClient& client, const SendArgs& args, InterruptWatcher& interrupt,
+                 SendTotals* totals,
+                 absl::FunctionRef<void(grpc::ClientWriter<v1::SendFramesRequest>&, bool*)> write) {
   grpc::ClientContext context;
   auto writer = client.StreamSend(&context, &totals->response);
   interrupt.OnInterrupt([] {});  // noticed between messages; the stream ends in order
   const auto start = Clock::now();
   bool stream_ok = true;
-  if (timing == Timing::kTopSpeed) {
-    WriteTopSpeed(args, frames, *writer, interrupt, &stream_ok);
-  } else {
-    WriteTimed(args, timing, frames, *writer, interrupt, &stream_ok);
-  }
+  write(*writer, &stream_ok);
   totals->interrupted = interrupt.interrupted();
   if (stream_ok) writer->WritesDone();
   grpc::Status status = writer->Finish();
@@ -321,6 +325,77 @@ int SendStreamed(PktPoolClient& client, const SendArgs& args, std::vector<FileFr
     return ReportRefused(status);
   }
   return kExitOk;
+}
+
+// A pcap file at top speed, streamed as record blobs while it is read: the first message
+// leaves as soon as it is read, so reading the file and sending overlap (the messages are
+// kept for --loop, as tcpreplay --preload-pcap keeps the file). `first` holds the first
+// message's records (`first_count` frames), `second` the next (0 frames: the file fits
+// one message, which the daemon repeats). A damaged file stops the send at the damage:
+// *damage says where.
+void WriteTopSpeedRecords(const SendArgs& args, PcapRecordReader& reader, std::string first,
+                          size_t first_count, std::string second, size_t second_count,
+                          grpc::ClientWriter<v1::SendFramesRequest>& writer,
+                          const InterruptWatcher& interrupt, bool* stream_ok,
+                          absl::Status* damage) {
+  const v1::SendFramesRequest base = BaseRequest(args, Timing::kTopSpeed);
+  uint64_t written = 0;  // frames, repeats counted
+  const auto start = Clock::now();
+  const auto duration = std::chrono::duration<double>(args.duration_seconds);
+  auto done = [&] {
+    return !*stream_ok || interrupt.interrupted() || (args.limit > 0 && written >= args.limit) ||
+           (args.duration_seconds > 0 && Clock::now() - start >= duration);
+  };
+  auto write = [&](v1::SendFramesRequest& message, size_t frames, uint32_t repeat) {
+    message.set_repeat(repeat);
+    *stream_ok = writer.Write(message);
+    written += static_cast<uint64_t>(frames) * repeat;
+  };
+  if (second_count == 0) {  // one message: the daemon repeats it
+    v1::SendFramesRequest message = base;
+    *message.mutable_pcap_records() = std::move(first);
+    const uint32_t most = static_cast<uint32_t>(std::max<uint64_t>(
+        1, std::min<uint64_t>(args.loop, kMaxRepeatedFramesPerMessage / first_count)));
+    for (uint32_t loop = 0; loop < args.loop && !done();) {
+      const uint32_t repeat = std::min(most, args.loop - loop);
+      write(message, first_count, repeat);
+      loop += repeat;
+    }
+    return;
+  }
+  struct Kept {
+    v1::SendFramesRequest message;
+    size_t frames;
+  };
+  std::vector<Kept> kept;
+  const bool keep = args.loop > 1;
+  auto send = [&](std::string records, size_t frames) {
+    Kept next{base, frames};
+    *next.message.mutable_pcap_records() = std::move(records);
+    write(next.message, frames, 1);
+    if (keep) kept.push_back(std::move(next));
+  };
+  send(std::move(first), first_count);
+  if (done()) return;
+  send(std::move(second), second_count);
+  while (!done()) {
+    std::string records;
+    records.reserve(kMaxRecordBytesPerMessage + 65536);
+    absl::StatusOr<size_t> count =
+        reader.Next(&records, kMaxRecordFramesPerMessage, kMaxRecordBytesPerMessage);
+    if (!count.ok()) {
+      *damage = count.status();
+      return;
+    }
+    if (*count == 0) break;
+    send(std::move(records), *count);
+  }
+  for (uint32_t loop = 1; loop < args.loop; ++loop) {
+    for (Kept& message : kept) {
+      if (done()) return;
+      write(message.message, message.frames, 1);
+    }
+  }
 }
 
 double Seconds(const google::protobuf::Duration& duration) {
@@ -394,15 +469,68 @@ void PrintSummary(const SendArgs& args, const SendTotals& t, bool json) {
   }
 }
 
+// send --pcap FILE --topspeed (no --hex or --file frames): the file as record blobs.
+int RunSendRecords(const SendArgs& args, const GlobalOptions& options) {
+  absl::StatusOr<PcapRecordReader> reader = PcapRecordReader::Open(args.pcap_file);
+  if (!reader.ok()) return ReportUsage(reader.status());
+  // The first two messages are read before connecting: an empty or unreadable file is a
+  // usage error, and a file that fits one message goes as one SendFrames call.
+  std::string first, second;
+  first.reserve(kMaxRecordBytesPerMessage + 65536);
+  absl::StatusOr<size_t> first_count =
+      reader->Next(&first, kMaxRecordFramesPerMessage, kMaxRecordBytesPerMessage);
+  if (!first_count.ok()) return ReportUsage(first_count.status());
+  if (*first_count == 0) {
+    return ReportUsage(absl::InvalidArgumentError(absl::StrCat(args.pcap_file, " holds no frames")));
+  }
+  absl::StatusOr<size_t> second_count =
+      reader->Next(&second, kMaxRecordFramesPerMessage, kMaxRecordBytesPerMessage);
+  if (!second_count.ok()) return ReportUsage(second_count.status());
+  InterruptWatcher interrupt;  // before the channel's threads start
+  int code = kExitOk;
+  auto client = ConnectOrReport(options, &code);
+  if (!client) return code;
+  SendTotals totals;
+  absl::Status damage;
+  if (*second_count == 0 && *first_count * args.loop <= kMaxRepeatedFramesPerMessage) {
+    // One SendFrames, with per-frame outcomes.
+    std::vector<size_t> sizes;
+    (void)records::ForEachRecord(first, [&](const records::RecordView& record) {
+      sizes.push_back(record.data.size());
+    });
+    v1::SendFramesRequest request = BaseRequest(args, Timing::kTopSpeed);
+    *request.mutable_pcap_records() = std::move(first);
+    request.set_repeat(args.loop);
+    code = SendUnary(*client, request, sizes, options, &totals);
+  } else {
+    code = SendStreamed(*client, args, interrupt, &totals, [&](auto& writer, bool* stream_ok) {
+      WriteTopSpeedRecords(args, *reader, std::move(first), *first_count, std::move(second),
+                           *second_count, writer, interrupt, stream_ok, &damage);
+    });
+  }
+  if (code != kExitOk) return code;
+  PrintSummary(args, totals, options.json);
+  if (!damage.ok()) {
+    std::fprintf(stderr, "pktpoolctl: %s; the frames before it were sent\n",
+                 std::string(damage.message()).c_str());
+    return kExitUsage;
+  }
+  return totals.response.frames_failed() == 0 ? kExitOk : kExitRefused;
+}
+
 int RunSend(const SendArgs& args, const GlobalOptions& options) {
   if (args.hex.empty() && args.raw_files.empty() && args.pcap_file.empty()) {
     return ReportUsage(absl::InvalidArgumentError(
         "send needs frames: --hex HEX, --file RAW_FRAME or --pcap FILE (see send --help)"));
   }
   if (absl::Status valid = CheckTimingOptions(args); !valid.ok()) return ReportUsage(valid);
+  const Timing timing = TimingOf(args);
+  if (timing == Timing::kTopSpeed && !args.pcap_file.empty() && args.hex.empty() &&
+      args.raw_files.empty()) {
+    return RunSendRecords(args, options);
+  }
   auto frames = LoadFrames(args);
   if (!frames.ok()) return ReportUsage(frames.status());
-  const Timing timing = TimingOf(args);
   InterruptWatcher interrupt;  // before the channel's threads start
   int code = kExitOk;
   auto client = ConnectOrReport(options, &code);
@@ -411,8 +539,24 @@ int RunSend(const SendArgs& args, const GlobalOptions& options) {
   // One SendFrames (with per-frame outcomes) when everything fits one unpaced message.
   const bool one_message = timing == Timing::kTopSpeed && Chunks(*frames).size() == 1 &&
                            frames->size() * args.loop <= kMaxRepeatedFramesPerMessage;
-  code = one_message ? SendUnary(*client, args, *frames, options, &totals)
-                     : SendStreamed(*client, args, *frames, timing, interrupt, &totals);
+  if (one_message) {
+    v1::SendFramesRequest request = BaseRequest(args, Timing::kTopSpeed);
+    std::vector<size_t> sizes;
+    for (const auto& frame : *frames) {
+      request.add_frames(frame.data);
+      sizes.push_back(frame.data.size());
+    }
+    request.set_repeat(args.loop);
+    code = SendUnary(*client, request, sizes, options, &totals);
+  } else {
+    code = SendStreamed(*client, args, interrupt, &totals, [&](auto& writer, bool* stream_ok) {
+      if (timing == Timing::kTopSpeed) {
+        WriteTopSpeed(args, *frames, writer, interrupt, stream_ok);
+      } else {
+        WriteTimed(args, timing, *frames, writer, interrupt, stream_ok);
+      }
+    });
+  }
   if (code != kExitOk) return code;
   PrintSummary(args, totals, options.json);
   return totals.response.frames_failed() == 0 ? kExitOk : kExitRefused;

@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "proto/pcap_records.h"
 
 namespace pktpool::rpc {
 
@@ -87,16 +88,48 @@ capture::SendPacing SendPacingOf(const v1::SendFramesRequest& request) {
 }
 
 absl::Status ValidateSendFrames(const v1::SendFramesRequest& request,
-                                uint32_t max_frames_per_batch, uint32_t snaplen) {
-  if (static_cast<uint32_t>(request.frames_size()) > max_frames_per_batch) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "batch of ", request.frames_size(), " frames exceeds the limit of ",
-        max_frames_per_batch, " (limits.max_frames_per_batch); split it"));
+                                uint32_t max_frames_per_batch, uint32_t snaplen,
+                                std::vector<std::span<const uint8_t>>* frames) {
+  std::vector<std::span<const uint8_t>> views;
+  const std::string& records = request.pcap_records();
+  if (!records.empty() && request.frames_size() > 0) {
+    return absl::InvalidArgumentError(
+        "a message carries its frames in frames or in pcap_records, not both; send them in "
+        "separate messages");
   }
-  if (request.offsets_ns_size() != 0 && request.offsets_ns_size() != request.frames_size()) {
+  if (!records.empty()) {
+    absl::StatusOr<size_t> count = records::CountRecords(records);
+    if (!count.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("pcap_records: ", count.status().message(), "; nothing was sent"));
+    }
+    if (*count > max_frames_per_batch) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "pcap_records holds ", *count, " frames, over the limit of ", max_frames_per_batch,
+          " (limits.max_frames_per_batch); split it"));
+    }
+    views.reserve(*count);
+    // CountRecords accepted every header, so the walk below visits every record.
+    (void)records::ForEachRecord(records, [&](const records::RecordView& record) {
+      views.emplace_back(reinterpret_cast<const uint8_t*>(record.data.data()),
+                         record.data.size());
+    });
+  } else {
+    if (static_cast<uint32_t>(request.frames_size()) > max_frames_per_batch) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "batch of ", request.frames_size(), " frames exceeds the limit of ",
+          max_frames_per_batch, " (limits.max_frames_per_batch); split it"));
+    }
+    views.reserve(static_cast<size_t>(request.frames_size()));
+    for (const std::string& frame : request.frames()) {
+      views.emplace_back(reinterpret_cast<const uint8_t*>(frame.data()), frame.size());
+    }
+  }
+  if (request.offsets_ns_size() != 0 &&
+      static_cast<size_t>(request.offsets_ns_size()) != views.size()) {
     return absl::InvalidArgumentError(
         absl::StrCat("offsets_ns has ", request.offsets_ns_size(), " values for ",
-                     request.frames_size(), " frames; give one per frame, or none"));
+                     views.size(), " frames; give one per frame, or none"));
   }
   for (int i = 0; i < request.offsets_ns_size(); ++i) {
     if (request.offsets_ns(i) < 0) {
@@ -111,17 +144,17 @@ absl::Status ValidateSendFrames(const v1::SendFramesRequest& request,
   if (request.has_duration() && DurationFromProto(request.duration()) < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("duration is negative; use a positive duration, or none");
   }
-  for (int i = 0; i < request.frames_size(); ++i) {
-    const std::string& frame = request.frames(i);
-    if (frame.empty()) {
+  for (size_t i = 0; i < views.size(); ++i) {
+    if (views[i].empty()) {
       return absl::InvalidArgumentError(absl::StrCat("frame ", i, " is empty; nothing was sent"));
     }
-    if (frame.size() > snaplen) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("frame ", i, " is ", frame.size(), " bytes, over the binding's snaplen of ",
-                       snaplen, "; nothing was sent"));
+    if (views[i].size() > snaplen) {
+      return absl::InvalidArgumentError(absl::StrCat("frame ", i, " is ", views[i].size(),
+                                                     " bytes, over the binding's snaplen of ",
+                                                     snaplen, "; nothing was sent"));
     }
   }
+  if (frames != nullptr) *frames = std::move(views);
   return absl::OkStatus();
 }
 

@@ -9,7 +9,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -54,12 +56,15 @@ absl::Status ValidateTunePool(const v1::TunePoolRequest& request);
 capture::SendPacing SendPacingOf(const v1::SendFramesRequest& request);
 
 // SendFrames and each StreamSendFrames message, once the binding (its snaplen) is known:
-// at most `max_frames_per_batch` frames, each 1 to `snaplen` bytes; offsets_ns empty or
-// one per frame, none negative; the timing valid (capture::ValidatePacing: one of
+// `frames` or `pcap_records` (whole records, caplen <= orig_len), not both; at most
+// `max_frames_per_batch` frames, each 1 to `snaplen` bytes; offsets_ns empty or one per
+// frame, none negative; the timing valid (capture::ValidatePacing: one of
 // frames_per_second, megabits_per_second and offsets_ns, each in range); duration not
-// negative. The caller checks the selector before the lookup.
+// negative. When valid and `frames` is not null, sets *frames to views of the frames
+// into `request` (valid while it lives). The caller checks the selector before the lookup.
 absl::Status ValidateSendFrames(const v1::SendFramesRequest& request,
-                                uint32_t max_frames_per_batch, uint32_t snaplen);
+                                uint32_t max_frames_per_batch, uint32_t snaplen,
+                                std::vector<std::span<const uint8_t>>* frames = nullptr);
 
 // Capture, once the binding is known: a known CaptureFormat, and the filter, at most 2048
 // bytes of tcpdump syntax (no NUL or other control bytes but tab and newlines), compiled. Returns the compiled filter,

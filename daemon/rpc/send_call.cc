@@ -59,8 +59,9 @@ absl::Status SendCall::Send(const v1::SendFramesRequest& request, bool with_outc
     if (!found.ok()) return found.status();
     binding = *found;
   }
-  if (absl::Status valid =
-          ValidateSendFrames(request, max_frames_per_batch_, binding->options().snaplen);
+  std::vector<std::span<const uint8_t>> frames;
+  if (absl::Status valid = ValidateSendFrames(request, max_frames_per_batch_,
+                                              binding->options().snaplen, &frames);
       !valid.ok()) {
     return valid;
   }
@@ -83,11 +84,6 @@ absl::Status SendCall::Send(const v1::SendFramesRequest& request, bool with_outc
     binding_ = binding;
     options.cancelled = cancelled_;
     session_ = binding_->StartSend(options);
-  }
-  std::vector<std::span<const uint8_t>> frames;
-  frames.reserve(request.frames_size());
-  for (const std::string& frame : request.frames()) {
-    frames.emplace_back(reinterpret_cast<const uint8_t*>(frame.data()), frame.size());
   }
   const std::span<const int64_t> offsets(request.offsets_ns().data(),
                                          static_cast<size_t>(request.offsets_ns_size()));

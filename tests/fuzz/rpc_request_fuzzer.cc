@@ -15,7 +15,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "absl/numeric/int128.h"
 #include "absl/status/status.h"
@@ -193,16 +195,37 @@ void CheckSendFrames(const BindingTable& table, const v1::SendFramesRequest& req
   }
   if (request.has_duration()) CheckDuration("SendFrames", request.duration());
   // The body as if the binding were found with this snaplen.
-  const absl::Status valid = ValidateSendFrames(request, max_frames_per_batch, snaplen);
-  bool allowed = static_cast<uint32_t>(request.frames_size()) <= max_frames_per_batch;
-  for (const std::string& frame : request.frames()) {
-    allowed &= !frame.empty() && frame.size() <= snaplen;
+  std::vector<std::span<const uint8_t>> views;
+  const absl::Status valid = ValidateSendFrames(request, max_frames_per_batch, snaplen, &views);
+  // The frames' sizes, from `frames` or from a walk of pcap_records of the oracle's own:
+  // 16-byte little-endian headers, ts_frac < 1e9, caplen <= orig_len, whole records.
+  std::vector<size_t> sizes;
+  bool allowed = request.frames_size() == 0 || request.pcap_records().empty();
+  for (const std::string& frame : request.frames()) sizes.push_back(frame.size());
+  const std::string& blob = request.pcap_records();
+  for (size_t at = 0; allowed && at < blob.size();) {
+    auto le32 = [&](size_t offset) {
+      uint32_t value = 0;
+      for (int b = 3; b >= 0; --b) value = value << 8 | static_cast<uint8_t>(blob[offset + b]);
+      return value;
+    };
+    if (blob.size() - at < 16) {
+      allowed = false;
+      break;
+    }
+    const uint32_t caplen = le32(at + 8);
+    allowed &= le32(at + 4) < 1'000'000'000 && caplen <= le32(at + 12) &&
+               caplen <= blob.size() - at - 16;
+    sizes.push_back(caplen);
+    at += 16 + static_cast<size_t>(caplen);
   }
+  allowed &= sizes.size() <= max_frames_per_batch;
+  for (size_t size : sizes) allowed &= size > 0 && size <= snaplen;
   // Timing: offsets one per frame and not negative; at most one of a frame rate, a bit
   // rate and offsets, each (and the multiplier) finite and in range; a multiplier other
   // than 1 only with offsets, max_burst only when timed; no negative duration.
   const bool recorded = request.offsets_ns_size() > 0;
-  allowed &= !recorded || request.offsets_ns_size() == request.frames_size();
+  allowed &= !recorded || static_cast<size_t>(request.offsets_ns_size()) == sizes.size();
   for (int64_t offset : request.offsets_ns()) allowed &= offset >= 0;
   auto rate_ok = [](double rate, double low, double high) {
     return std::isfinite(rate) && (rate == 0 || (rate >= low && rate <= high));
@@ -224,6 +247,10 @@ void CheckSendFrames(const BindingTable& table, const v1::SendFramesRequest& req
     return;
   }
   if (!allowed) Fail("SendFrames", "accepted an invalid batch");
+  if (views.size() != sizes.size()) Fail("SendFrames", "gave a different number of frames");
+  for (size_t i = 0; i < views.size() && i < sizes.size(); ++i) {
+    if (views[i].size() != sizes[i]) Fail("SendFrames", "gave a frame of a different size");
+  }
 }
 
 void CheckCapture(const BindingTable& table, const v1::CaptureRequest& request) {

@@ -440,6 +440,42 @@ TEST_F(CtlTest, ReplayOfATcpdumpFileIsCapturedByteForByte) {
   EXPECT_EQ(frame_lines, 400) << read.out.substr(0, 2000);
 }
 
+TEST_F(CtlTest, TopSpeedStreamsALargeFileAsRecordsInOrderAndStopsAtDamage) {
+  // 2500 frames: three record messages, looped twice (the messages are kept and resent).
+  std::vector<std::string> frames;
+  std::vector<int64_t> offsets;
+  for (uint32_t i = 0; i < 2500; ++i) {
+    frames.push_back(testing::TestFrame<std::string>(i, 60 + (i * 53) % 1200));
+    offsets.push_back(i * 1000);
+  }
+  const std::string file = dir_ + "/large.pcap";
+  WritePcap(file, frames, offsets);
+  const std::string out = dir_ + "/large-captured.pcap";
+  auto capture = CtlInBackground({"capture", ns_->b(), "-w", out, "-c", "5000"});
+  ASSERT_TRUE(capture->WaitForErr("capturing on", absl::Seconds(10))) << capture->Err();
+  CommandResult sent = Ctl({"send", ns_->a(), "--pcap", file, "--topspeed", "--loop", "2"});
+  ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  EXPECT_EQ(sent.out.rfind("Actual: 5000 frames (", 0), 0u) << sent.out;
+  CommandResult captured = capture->Wait(absl::Seconds(20));
+  ASSERT_EQ(captured.exit_code, 0) << captured.err;
+  std::vector<std::string> expected = frames;
+  expected.insert(expected.end(), frames.begin(), frames.end());
+  EXPECT_EQ(ReadPcap(out), expected);
+
+  // The same file cut in its last record: what comes before the damage is sent, and the
+  // command says where the file is damaged and exits 2.
+  const std::string cut = dir_ + "/cut.pcap";
+  std::filesystem::copy_file(file, cut);
+  std::filesystem::resize_file(cut, std::filesystem::file_size(file) - 5);
+  const uint64_t before = Stats().bindings(0).tx_frames();
+  CommandResult damaged = Ctl({"send", ns_->a(), "--pcap", cut, "--topspeed"});
+  EXPECT_EQ(damaged.exit_code, 2) << damaged.err;
+  EXPECT_NE(damaged.err.find("is damaged after 2499 frames"), std::string::npos) << damaged.err;
+  EXPECT_NE(damaged.err.find("the frames before it were sent"), std::string::npos) << damaged.err;
+  EXPECT_EQ(damaged.out.rfind("Actual: 2499 frames (", 0), 0u) << damaged.out;
+  EXPECT_EQ(Stats().bindings(0).tx_frames(), before + 2499);
+}
+
 TEST_F(CtlTest, SendKeepsRecordedTimingAndRatesAndReportsThem) {
   // 100 frames recorded 2 ms apart.
   std::vector<std::string> frames;

@@ -4,7 +4,9 @@
 
 #include <cmath>
 #include <limits>
+#include <span>
 #include <string>
+#include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -13,6 +15,7 @@
 #include "daemon/rpc/binding_table.h"
 #include "daemon/rpc/proto_convert.h"
 #include "daemon/rpc/status_mapping.h"
+#include "proto/pcap_records.h"
 
 namespace pktpool::rpc {
 namespace {
@@ -147,6 +150,56 @@ v1::SendFramesRequest Frames(std::initializer_list<size_t> sizes) {
   request.set_interface("veth0");
   for (size_t size : sizes) request.add_frames(std::string(size, 'f'));
   return request;
+}
+
+// The same frames as pcap records (proto/pcap_records.h): byte i of frame k is 'a' + k.
+v1::SendFramesRequest Records(std::initializer_list<size_t> sizes) {
+  v1::SendFramesRequest request;
+  request.set_interface("veth0");
+  char fill = 'a';
+  for (size_t size : sizes) {
+    records::AppendRecord(request.mutable_pcap_records(), 0, static_cast<uint32_t>(size),
+                          std::string(size, fill++));
+  }
+  return request;
+}
+
+TEST(ValidateSendFrames, PcapRecordsGiveViewsOfEachFrameInOrder) {
+  const v1::SendFramesRequest request = Records({60, 1, 2048});
+  std::vector<std::span<const uint8_t>> frames;
+  ASSERT_TRUE(ValidateSendFrames(request, 3, 2048, &frames).ok());
+  ASSERT_EQ(frames.size(), 3u);
+  EXPECT_EQ(frames[0].size(), 60u);
+  EXPECT_EQ(frames[1].size(), 1u);
+  EXPECT_EQ(frames[2].size(), 2048u);
+  EXPECT_EQ(frames[1][0], 'b');
+  EXPECT_EQ(frames[2][2047], 'c');
+  // The views point into the request: no copy.
+  EXPECT_GE(reinterpret_cast<const char*>(frames[0].data()), request.pcap_records().data());
+}
+
+TEST(ValidateSendFrames, PcapRecordsFollowTheFrameRules) {
+  ExpectInvalid(ValidateSendFrames(Records({60, 60, 60}), 2, 2048),
+                "pcap_records holds 3 frames, over the limit of 2");
+  ExpectInvalid(ValidateSendFrames(Records({60, 0}), 10, 2048), "frame 1 is empty");
+  ExpectInvalid(ValidateSendFrames(Records({2049}), 10, 2048), "over the binding's snaplen");
+  v1::SendFramesRequest offsets = Records({60, 60});
+  offsets.add_offsets_ns(0);
+  ExpectInvalid(ValidateSendFrames(offsets, 10, 2048), "offsets_ns has 1 values for 2 frames");
+  offsets.add_offsets_ns(10);
+  EXPECT_TRUE(ValidateSendFrames(offsets, 10, 2048).ok());
+}
+
+TEST(ValidateSendFrames, RefusesCutRecordsAndBothFramesAndRecords) {
+  v1::SendFramesRequest cut = Records({60, 60});
+  cut.mutable_pcap_records()->resize(cut.pcap_records().size() - 1);
+  ExpectInvalid(ValidateSendFrames(cut, 10, 2048), "pcap_records: bad pcap record at byte");
+  v1::SendFramesRequest both = Records({60});
+  both.add_frames(std::string(60, 'f'));
+  ExpectInvalid(ValidateSendFrames(both, 10, 2048), "in frames or in pcap_records, not both");
+  std::vector<std::span<const uint8_t>> frames = {{}};
+  EXPECT_FALSE(ValidateSendFrames(both, 10, 2048, &frames).ok());
+  EXPECT_EQ(frames.size(), 1u) << "an invalid request leaves the output alone";
 }
 
 TEST(ValidateSendFrames, AcceptsFramesOf1ToSnaplenBytes) {
