@@ -17,8 +17,9 @@
 namespace pktpool::capture {
 namespace {
 
-// Frames per sendmmsg, per hand-off to the transmit thread and per completion.
-constexpr size_t kTxBatch = 32;
+// Frames per sendmmsg, per hand-off to the transmit thread and per completion: 64, as a
+// bare sendmmsg loop sends fastest here (bench/README.md, "Profile of the send path").
+constexpr size_t kTxBatch = 64;
 // Frames a timed send builds ahead of the wire at most (its transmit packets in use), and
 // never more than half of the pools (see SendSession::Send).
 constexpr size_t kTimedLookAhead = 512;
@@ -501,7 +502,6 @@ void TxPath::NotifyFreed() {
 void TxPath::FreePacket(pool::Packet* packet) {
   // Buffers and packet go back to their own pools, whichever generation they are from.
   while (pool::Buffer* buffer = pool::UnchainBufferAtFront(packet)) BufferSlab::Release(buffer);
-  pool::ReinitializePacket(packet);
   pool::FreePacket(packet);
 }
 
@@ -552,19 +552,30 @@ void TxPath::Wake() {
 void TxPath::Complete(const Item* items, const SendError* errors, std::string* details, size_t n,
                       int64_t started, int64_t ended) {
   if (n == 0) return;
-  // ProtocolSendComplete: the status goes into each packet's OOB data, then the packet
-  // and its buffers are reinitialized and returned.
+  // ProtocolSendComplete: the status goes into each packet's OOB data, then its buffers
+  // and the packet are returned, the packets of one pool in one FreeBulk.
   const int64_t late_threshold = absl::ToInt64Nanoseconds(kSendLateThreshold);
+  uint64_t late = 0;
+  pool::Packet* packets[kTxBatch];
+  size_t run = 0;  // packets[0..run): of one pool, not yet freed
   for (size_t i = 0; i < n; ++i) {
-    items[i].packet->oob().send_status =
+    pool::Packet* packet = items[i].packet;
+    packet->oob().send_status =
         errors[i] == SendError::kNone ? pool::Status::kSuccess : pool::Status::kFailure;
-    FreePacket(items[i].packet);
+    while (pool::Buffer* buffer = pool::UnchainBufferAtFront(packet)) BufferSlab::Release(buffer);
+    if (run == kTxBatch || (run > 0 && packets[0]->pool() != packet->pool())) {
+      packets[0]->pool()->FreeBulk(packets, static_cast<uint32_t>(run));
+      run = 0;
+    }
+    packets[run++] = packet;
     if (errors[i] != SendError::kNone) {
       failures_[static_cast<int>(errors[i])].fetch_add(1, std::memory_order_relaxed);
     } else if (items[i].due != 0 && started - items[i].due > late_threshold) {
-      late_frames_.fetch_add(1, std::memory_order_relaxed);
+      ++late;
     }
   }
+  if (run > 0) packets[0]->pool()->FreeBulk(packets, static_cast<uint32_t>(run));
+  if (late > 0) late_frames_.fetch_add(late, std::memory_order_relaxed);
   NotifyFreed();
   for (size_t start = 0; start < n;) {
     SendSession* session = items[start].session;
@@ -645,11 +656,13 @@ void TxPath::InjectBatch(const Item* items, size_t n, SendError* errors, std::st
       }
       const int sent = inject_->InjectBatch(messages + done, static_cast<unsigned>(count - done));
       if (sent > 0) {
+        uint64_t bytes = 0;  // one atomic add per call, not per frame
         for (int i = 0; i < sent; ++i, ++done) {
           errors[start + done] = SendError::kNone;
-          frames_.fetch_add(1, std::memory_order_relaxed);
-          bytes_.fetch_add(messages[done].msg_len, std::memory_order_relaxed);
+          bytes += messages[done].msg_len;
         }
+        frames_.fetch_add(static_cast<uint64_t>(sent), std::memory_order_relaxed);
+        bytes_.fetch_add(bytes, std::memory_order_relaxed);
       } else {
         // The first remaining frame failed (e.g. EMSGSIZE): report it, go on after it.
         details[start + done] = std::strerror(errno);
