@@ -476,6 +476,75 @@ TEST_F(CtlTest, TopSpeedStreamsALargeFileAsRecordsInOrderAndStopsAtDamage) {
   EXPECT_EQ(Stats().bindings(0).tx_frames(), before + 2499);
 }
 
+TEST_F(CtlTest, TopSpeedKeepsEveryFrameAndReturnsEveryTxPacketWhileTxPoolsAreTuned) {
+  std::vector<std::string> frames;
+  std::vector<int64_t> offsets;
+  for (uint32_t i = 0; i < 20000; ++i) {
+    frames.push_back(testing::TestFrame<std::string>(i, 60 + (i * 53) % 1200));
+    offsets.push_back(i * 1000);
+  }
+  const std::string file = dir_ + "/tuned.pcap";
+  WritePcap(file, frames, offsets);
+  constexpr uint64_t kLoops = 20;
+  const uint64_t total = frames.size() * kLoops;
+  const std::string out = dir_ + "/tuned-captured.pcap";
+  auto capture = CtlInBackground({"capture", ns_->b(), "-w", out, "-c", std::to_string(total)});
+  ASSERT_TRUE(capture->WaitForErr("capturing on", absl::Seconds(10))) << capture->Err();
+  const uint64_t before = Stats().bindings(0).tx_frames();
+  auto sender = CtlInBackground(
+      {"send", ns_->a(), "--pcap", file, "--topspeed", "--loop", std::to_string(kLoops)});
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (Stats().bindings(0).tx_frames() == before && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  // Six generations of each tx pool while the send runs (sizes the sender never runs dry
+  // of: it has 64 frames in flight at a time).
+  uint64_t sent_at_last_tune = 0;
+  for (uint32_t k = 0; k < 6; ++k) {
+    v1::TunePoolRequest tune;
+    tune.set_interface(ns_->a());
+    tune.set_pool(v1::POOL_NAME_TX_PACKETS);
+    tune.set_descriptors(256 + 64 * k);
+    v1::TunePoolResponse tuned;
+    Call(&v1::PktPool::Stub::TunePool, tune, &tuned);
+    ASSERT_FALSE(HasFatalFailure());
+    tune.set_pool(v1::POOL_NAME_TX_BUFFERS);
+    tune.set_descriptors(512 + 128 * k);
+    Call(&v1::PktPool::Stub::TunePool, tune, &tuned);
+    ASSERT_FALSE(HasFatalFailure());
+    sent_at_last_tune = Stats().bindings(0).tx_frames() - before;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_LT(sent_at_last_tune, total) << "the send ended before the pools were tuned";
+  CommandResult sent = sender->Wait(absl::Seconds(60));
+  ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  EXPECT_EQ(sent.out.rfind(absl::StrCat("Actual: ", total, " frames ("), 0), 0u) << sent.out;
+  CommandResult captured = capture->Wait(absl::Seconds(60));
+  ASSERT_EQ(captured.exit_code, 0) << captured.err;
+  std::vector<std::string> expected;
+  for (uint64_t loop = 0; loop < kLoops; ++loop) {
+    expected.insert(expected.end(), frames.begin(), frames.end());
+  }
+  const std::vector<std::string> got = ReadPcap(out);
+  ASSERT_EQ(got.size(), expected.size());
+  EXPECT_TRUE(got == expected) << "frames differ or are out of order";
+  // Every tx packet and buffer came back: the old generations are gone, nothing in use.
+  auto drained = [&] {
+    const v1::BindingStats binding = Stats().bindings(0);
+    for (const v1::PoolStats& pool : binding.pools()) {
+      if (pool.draining() || (pool.name() != v1::POOL_NAME_RX_PACKETS &&
+                              pool.name() != v1::POOL_NAME_RX_BUFFERS && pool.in_use() != 0)) {
+        return false;
+      }
+    }
+    return binding.pools_size() == 4;
+  };
+  const absl::Time drain_deadline = absl::Now() + absl::Seconds(10);
+  while (!drained() && absl::Now() < drain_deadline) absl::SleepFor(absl::Milliseconds(20));
+  EXPECT_TRUE(drained()) << Stats().bindings(0).DebugString();
+  EXPECT_EQ(Stats().bindings(0).tx_frames() - before, total);
+}
+
 TEST_F(CtlTest, SendKeepsRecordedTimingAndRatesAndReportsThem) {
   // 100 frames recorded 2 ms apart.
   std::vector<std::string> frames;
