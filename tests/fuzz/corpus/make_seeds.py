@@ -28,6 +28,14 @@ def u32(value):
     return struct.pack("<I", value)
 
 
+def pcap_records(sizes):
+    """Classic pcap records (little-endian headers) of frames of these sizes."""
+    out = b""
+    for i, size in enumerate(sizes):
+        out += u32(1 + i) + u32(2) + u32(size) + u32(size) + bytes([0x41 + i]) * size
+    return out
+
+
 # Opcodes (op % 26 in pool_ops_fuzzer.cc).
 CREATE_PACKETS, CREATE_BUFFERS, ALLOC, BULK, FREE, FREE_BULK, DOUBLE_FREE = 0, 1, 2, 4, 5, 6, 7
 FOREIGN_FREE, ALLOC_BUFFER, ALLOC_SLOT, COPY_BUFFER, FREE_BUFFER, BAD_FREE_BUFFER = 8, 9, 11, 12, 13, 14
@@ -104,6 +112,9 @@ RPC_SEEDS = {
                              'limit: 3 duration { seconds: 5 } repeat: 2'),
     "send-frames-mbps": ("SendFramesRequest", 'interface: "veth0" frames: "z" '
                          'megabits_per_second: 100 duration { nanos: 500000000 }'),
+    "send-pcap-records": ("SendFramesRequest", 'interface: "veth0" pcap_records: "'
+                          + "".join("\\%03o" % b for b in pcap_records([60, 1]))
+                          + '" offsets_ns: 0 offsets_ns: 2000 repeat: 2'),
     "capture": ("CaptureRequest", 'interface: "veth1" filter: "udp and dst port 9" '
                 'snaplen: 128 count: 10 queue_frames: 64 max_batch_frames: 8'),
 }
