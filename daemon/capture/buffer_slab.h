@@ -4,6 +4,7 @@
 #define PKTPOOL_DAEMON_CAPTURE_BUFFER_SLAB_H_
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -30,7 +31,18 @@ class BufferSlab {
     pool::Buffer* buffer = nullptr;
     return pool_->AllocateSlot(&buffer) == pool::Status::kSuccess ? buffer : nullptr;
   }
-  // Returns a buffer from Acquire (it must not be chained). It goes to the buffer's own
+  // A buffer mapping `bytes` of the caller's memory instead of a slot (NdisAllocateBuffer
+  // on the caller's virtual address): no copy. The caller keeps the bytes alive, and
+  // only reads them through the buffer, until it is released. Null when descriptors are
+  // exhausted; it counts against the same hard limit as Acquire.
+  pool::Buffer* Map(std::span<const uint8_t> bytes) {
+    pool::Buffer* buffer = nullptr;
+    return pool_->Allocate(&buffer, const_cast<uint8_t*>(bytes.data()),
+                           static_cast<uint32_t>(bytes.size())) == pool::Status::kSuccess
+               ? buffer
+               : nullptr;
+  }
+  // Returns a buffer from Acquire or Map (it must not be chained). It goes to the buffer's own
   // pool, so a buffer of an older slab generation is released correctly too.
   static void Release(pool::Buffer* buffer) { pool::FreeBuffer(buffer); }
 

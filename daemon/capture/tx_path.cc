@@ -326,10 +326,13 @@ void SendSession::Send(std::span<const std::span<const uint8_t>> frames,
       ++attempted_;
       // Build without waiting first; before waiting for resources, hand over what is
       // built, since only its completion can free them.
-      pool::Packet* packet = tx_->Build(*pools, frame, absl::InfinitePast());
+      // Untimed frames are injected and completed before this call returns, so their
+      // buffers map the caller's bytes (the kernel's copy is the only one); timed ones
+      // may leave later and are copied into the pool's buffers.
+      pool::Packet* packet = tx_->Build(*pools, frame, absl::InfinitePast(), /*copy=*/timed);
       if (packet == nullptr) {
         flush();
-        packet = tx_->Build(*pools, frame, deadline);
+        packet = tx_->Build(*pools, frame, deadline, /*copy=*/timed);
       }
       if (packet == nullptr) {
         fail(i, tx_->closing() ? SendError::kClosed : SendError::kResources);
@@ -460,7 +463,7 @@ void TxPath::LeaveSender() {
 }
 
 pool::Packet* TxPath::Build(const Pools& pools, std::span<const uint8_t> frame,
-                            absl::Time deadline) {
+                            absl::Time deadline, bool copy) {
   const uint32_t buffer_size = pools.buffers->buffer_size();
   const uint32_t buffers_needed =
       static_cast<uint32_t>((frame.size() + buffer_size - 1) / buffer_size);
@@ -468,17 +471,24 @@ pool::Packet* TxPath::Build(const Pools& pools, std::span<const uint8_t> frame,
     const uint64_t generation = free_generation_.load();
     pool::Packet* packet = nullptr;
     if (pools.packets->Allocate(&packet) == pool::Status::kSuccess) {
-      uint32_t chained = 0;
-      for (; chained < buffers_needed; ++chained) {
-        pool::Buffer* buffer = pools.buffers->Acquire();
-        if (buffer == nullptr) break;
-        pool::ChainBufferAtBack(packet, buffer);
-      }
-      if (chained == buffers_needed) {
-        // A frame larger than one buffer is split over the chain; the last buffer is
-        // length-adjusted.
-        pool::CopyIntoPacket(packet, frame);
-        return packet;
+      if (!copy) {
+        if (pool::Buffer* buffer = pools.buffers->Map(frame)) {
+          pool::ChainBufferAtBack(packet, buffer);
+          return packet;
+        }
+      } else {
+        uint32_t chained = 0;
+        for (; chained < buffers_needed; ++chained) {
+          pool::Buffer* buffer = pools.buffers->Acquire();
+          if (buffer == nullptr) break;
+          pool::ChainBufferAtBack(packet, buffer);
+        }
+        if (chained == buffers_needed) {
+          // A frame larger than one buffer is split over the chain; the last buffer is
+          // length-adjusted.
+          pool::CopyIntoPacket(packet, frame);
+          return packet;
+        }
       }
       FreePacket(packet);
     }

@@ -250,7 +250,11 @@ class TxPath {
   void LeaveSender();
   bool closing() const { return closing_.load(std::memory_order_acquire); }
   std::shared_ptr<const Pools> pools() const { return pools_.load(); }
-  pool::Packet* Build(const Pools& pools, std::span<const uint8_t> frame, absl::Time deadline);
+  // A tx packet for `frame`, waiting for resources until `deadline`. `copy`: the frame is
+  // copied into slot buffers (it may be injected after the caller's bytes are gone);
+  // else one buffer maps the caller's bytes, which must live until completion.
+  pool::Packet* Build(const Pools& pools, std::span<const uint8_t> frame, absl::Time deadline,
+                      bool copy);
   void FreePacket(pool::Packet* packet);
   void NotifyFreed();
   // Untimed: injects items[0..n) on the calling thread and completes them.

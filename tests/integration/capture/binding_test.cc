@@ -202,15 +202,28 @@ TEST_F(BindingTest, ByteExactInOrderWithSplitFramesAndIndependentCapture) {
                            "/tmp/pktpool-binding-test-" + std::to_string(getpid()) + ".pcap");
   ASSERT_TRUE(tcpdump.ok()) << "tcpdump did not start";
 
-  std::vector<Frame> frames;
-  for (uint32_t i = 0; i < 1000; ++i) frames.push_back(MakeFrame(i, 60 + i * (1514 - 60) / 999));
-  std::vector<FrameResult> results =
-      sender->Send(Spans(frames), {.wait_for_resources = absl::Seconds(5)});
-  ASSERT_EQ(results.size(), frames.size());
-  for (size_t i = 0; i < results.size(); ++i) {
-    ASSERT_EQ(results[i].error, SendError::kNone) << i << " " << results[i].detail;
-    ASSERT_EQ(results[i].sent, 1u);
+  std::vector<Frame> half;
+  uint64_t split = 0;  // frames over one 1024-byte buffer
+  for (uint32_t i = 0; i < 1000; ++i) {
+    half.push_back(MakeFrame(i, 60 + i * (1514 - 60) / 999));
+    split += half.back().size() > 1024 ? 1 : 0;
   }
+  // Untimed, then the same frames paced: an untimed frame's one buffer maps the caller's
+  // bytes (no copy), a timed frame is copied into the pool's buffers and split.
+  const uint64_t buffers_before = sender->Stats().tx_buffers.allocations;
+  for (const SendOptions& options :
+       {SendOptions{.wait_for_resources = absl::Seconds(5)},
+        SendOptions{.wait_for_resources = absl::Seconds(5), .frames_per_second = 100000}}) {
+    std::vector<FrameResult> results = sender->Send(Spans(half), options);
+    ASSERT_EQ(results.size(), half.size());
+    for (size_t i = 0; i < results.size(); ++i) {
+      ASSERT_EQ(results[i].error, SendError::kNone) << i << " " << results[i].detail;
+      ASSERT_EQ(results[i].sent, 1u);
+    }
+  }
+  EXPECT_EQ(sender->Stats().tx_buffers.allocations - buffers_before, 1000 + 1000 + split);
+  std::vector<Frame> frames = half;
+  frames.insert(frames.end(), half.begin(), half.end());
   std::vector<Frame> got = Collect(*subscriber, frames.size(), absl::Seconds(10));
   ASSERT_EQ(got.size(), frames.size())
       << "rx_frames " << receiver->Stats().rx_frames << " drops "
@@ -224,9 +237,9 @@ TEST_F(BindingTest, ByteExactInOrderWithSplitFramesAndIndependentCapture) {
   for (size_t i = 0; i < frames.size(); ++i) ASSERT_EQ(independent[i], frames[i]) << "frame " << i;
 
   BindingStats stats = receiver->Stats();
-  EXPECT_EQ(stats.rx_frames, 1000u);
+  EXPECT_EQ(stats.rx_frames, 2000u);
   EXPECT_EQ(stats.rx_resource_drops, 0u);
-  EXPECT_EQ(sender->Stats().tx_frames, 1000u);
+  EXPECT_EQ(sender->Stats().tx_frames, 2000u);
   receiver->Unsubscribe(subscriber);
 }
 
