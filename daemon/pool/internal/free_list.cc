@@ -21,6 +21,7 @@ StaticRange::StaticRange(const char* start, size_t stride, uint32_t count)
     : base(reinterpret_cast<uintptr_t>(start)),
       span(static_cast<uint64_t>(stride) * count),
       shift(TrailingZeros(stride)),
+      power_of_two((stride >> shift) == 1),
       low_mask((uint64_t{1} << shift) - 1),
       odd_inverse(OddInverse(stride >> shift)),
       odd_limit(UINT64_MAX / (stride >> shift)) {}
@@ -64,11 +65,21 @@ int64_t FreeList::InUseLocked() const {
   return in_use;
 }
 
+uint32_t FreeList::SlotWatermarkLocked(const Slot& slot) const {
+  const int64_t peak = slot.in_use_base - slot.low_length.load(std::memory_order_relaxed);
+  return static_cast<uint32_t>(std::clamp<int64_t>(peak, 0, count_ + overflow_limit_));
+}
+
 void FreeList::SyncSlotLocked(Slot& slot) {
+  // The fast path's peak since the last sync first, then a new base: the locked path
+  // has moved entries between the cache and the shared list, which in_use_base - length
+  // does not see.
+  RaiseWatermark(SlotWatermarkLocked(slot));
   const int64_t total = InUseLocked();
   RaiseWatermark(static_cast<uint32_t>(std::max<int64_t>(total, 0)));
-  slot.others_in_use = total - static_cast<int64_t>(slot.gets.load(std::memory_order_relaxed) -
-                                                    slot.puts.load(std::memory_order_relaxed));
+  const uint32_t length = slot.length.load(std::memory_order_relaxed);
+  slot.in_use_base = total + length;
+  slot.low_length.store(length, std::memory_order_relaxed);
 }
 
 FreeList::Slot* FreeList::AttachSlotLocked(int slot_index) {
@@ -82,12 +93,7 @@ FreeList::Slot* FreeList::AttachSlotLocked(int slot_index) {
   return &slot;
 }
 
-void FreeList::StealCachesLocked() {
-  bool any = false;
-  for (int index : attached_slots_) {
-    if (slots_[index].length.load(std::memory_order_relaxed) != 0) any = true;
-  }
-  if (!any) return;
+void FreeList::FlushCachesLocked() {
   intrusion_.fetch_add(1, std::memory_order_seq_cst);
   HeavyBarrier();
   for (int index : attached_slots_) {
@@ -97,7 +103,17 @@ void FreeList::StealCachesLocked() {
     const uint32_t length = slot.length.load(std::memory_order_relaxed);
     shared_.insert(shared_.end(), slot.cache.get(), slot.cache.get() + length);
     slot.length.store(0, std::memory_order_relaxed);
+    SyncSlotLocked(slot);
   }
+}
+
+void FreeList::StealCachesLocked() {
+  bool any = false;
+  for (int index : attached_slots_) {
+    if (slots_[index].length.load(std::memory_order_relaxed) != 0) any = true;
+  }
+  if (!any) return;
+  FlushCachesLocked();
   intrusion_.fetch_sub(1, std::memory_order_release);
 }
 
@@ -163,6 +179,20 @@ bool FreeList::GetBulkSlow(int slot_index, void** out, uint32_t n) {
     failures_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
+  if (slot != nullptr) {
+    // Refill in the same locked step, as rte_mempool_get_bulk does: the cache gets what
+    // this call needs plus half a cache more, so a thread that only allocates (its
+    // packets freed on another thread) takes the lock once per several calls, not on
+    // every call.
+    const uint32_t want = std::min(cache_capacity_, n + cache_capacity_ / 2);
+    if (cached < want) {
+      const uint32_t refill =
+          static_cast<uint32_t>(std::min<size_t>(want - cached, shared_.size()));
+      std::copy(shared_.end() - refill, shared_.end(), slot->cache.get() + cached);
+      shared_.resize(shared_.size() - refill);
+      cached += refill;
+    }
+  }
   uint32_t taken = 0;
   for (; taken < n && cached > 0; ++taken) out[taken] = slot->cache[--cached];
   if (slot != nullptr) slot->length.store(cached, std::memory_order_relaxed);
@@ -186,6 +216,7 @@ bool FreeList::GetBulkSlow(int slot_index, void** out, uint32_t n) {
         overflow_.destroy(overflow_.context, out[i]);
       }
     }
+    if (slot != nullptr) SyncSlotLocked(*slot);  // the refill moved entries
     failures_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
@@ -265,17 +296,9 @@ bool FreeList::Close() {
   pktpool::MutexLock lock(&mu_);
   if (closed_) return drained_;
   closed_ = true;
-  // Never decremented: from now on every call takes the locked path, so the count
-  // that decides when the list is drained is exact.
-  intrusion_.fetch_add(1, std::memory_order_seq_cst);
-  HeavyBarrier();
-  for (int index : attached_slots_) {
-    Slot& slot = slots_[index];
-    while (slot.busy.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
-    const uint32_t length = slot.length.load(std::memory_order_relaxed);
-    shared_.insert(shared_.end(), slot.cache.get(), slot.cache.get() + length);
-    slot.length.store(0, std::memory_order_relaxed);
-  }
+  // The intrusion is never lowered: from now on every call takes the locked path, so
+  // the count that decides when the list is drained is exact.
+  FlushCachesLocked();
   drained_ = InUseLocked() == 0;
   return drained_;
 }
@@ -299,8 +322,10 @@ FreeListCounts FreeList::Counts() const {
   const int64_t in_use = static_cast<int64_t>(counts.gets - counts.puts);
   counts.in_use = static_cast<uint32_t>(std::clamp<int64_t>(in_use, 0, count_ + overflow_limit_));
   counts.overflow_in_use = static_cast<uint32_t>(overflow_live_.size());
-  counts.high_watermark =
-      std::max(high_watermark_.load(std::memory_order_relaxed), counts.in_use);
+  counts.high_watermark = std::max(high_watermark_.load(std::memory_order_relaxed), counts.in_use);
+  for (int index : attached_slots_) {
+    counts.high_watermark = std::max(counts.high_watermark, SlotWatermarkLocked(slots_[index]));
+  }
   counts.closed = closed_;
   return counts;
 }

@@ -48,17 +48,24 @@ struct FreeListCounts {
 
 // Which addresses are static descriptors: base + i * stride for i < count. No division
 // on the per-free path: stride = 2^shift * odd, and an offset is a multiple of the odd
-// part when offset * inverse (mod 2^64) <= max / odd (Granlund and Montgomery).
+// part when offset * inverse (mod 2^64) <= max / odd (Granlund and Montgomery). When the
+// stride is a power of two (odd == 1, the default packet and buffer strides) the multiply
+// is skipped: loops over many descriptors pick ContainsIn<true> once, outside the loop.
 struct StaticRange {
   StaticRange(const char* base, size_t stride, uint32_t count);
-  bool Contains(const void* object) const {
+  template <bool kPowerOfTwo>
+  bool ContainsIn(const void* object) const {
     const uint64_t offset = reinterpret_cast<uintptr_t>(object) - base;
     if (offset >= span || (offset & low_mask) != 0) return false;
-    return (offset >> shift) * odd_inverse <= odd_limit;
+    return kPowerOfTwo || (offset >> shift) * odd_inverse <= odd_limit;
+  }
+  bool Contains(const void* object) const {
+    return power_of_two ? ContainsIn<true>(object) : ContainsIn<false>(object);
   }
   uintptr_t base;
   uint64_t span;
   uint32_t shift;
+  bool power_of_two;
   uint64_t low_mask;
   uint64_t odd_inverse;
   uint64_t odd_limit;
@@ -125,30 +132,38 @@ class FreeList {
   uint32_t cache_capacity() const { return cache_capacity_; }
 
  private:
+  // One thread's cache. The owner is the only writer outside the locked paths, which
+  // touch it only while the owner is out of its fast path (busy == 0 under intrusion).
   struct alignas(64) Slot {
     std::atomic<unsigned> busy{0};
     std::atomic<uint32_t> length{0};      // entries in `cache`
+    // The lowest `length` since in_use_base was taken. While only this thread's fast
+    // path runs, in use = in_use_base - length, so the high watermark is
+    // in_use_base - low_length: one compare per get instead of a shared counter.
+    std::atomic<uint32_t> low_length{0};
+    uint32_t limit = 0;                   // cache capacity once attached, else 0
     std::atomic<uint64_t> gets{0};        // written by the owner thread only
     std::atomic<uint64_t> puts{0};
     std::atomic<uint64_t> reuses{0};
-    uint32_t limit = 0;                   // owner-only: cache capacity once attached, else 0
-    int64_t others_in_use = 0;            // owner-only: in-use count of everyone else at last sync
+    int64_t in_use_base = 0;              // under mu_: in use + length when last synced
     std::unique_ptr<void*[]> cache;       // allocated on first use, under mu_
   };
 
-  // An inline copy: bulk sizes are small (32), where a libc memcpy call costs more.
-  static void CopyPointers(void** __restrict to, void* const* __restrict from, uint32_t n) {
-    for (uint32_t i = 0; i < n; ++i) to[i] = from[i];
+  // An inline copy: bulk sizes are small (32), where a libc memcpy call costs more (and
+  // GCC turns a plain loop into one). Four pointers per fixed-size memcpy, which the
+  // compiler emits as two 16-byte moves.
+  static void CopyPointers(void** to, void* const* from, uint32_t n) {
+    uint32_t i = 0;
+    for (; i + 4 <= n; i += 4) std::memcpy(to + i, from + i, 4 * sizeof(void*));
+    for (; i < n; ++i) to[i] = from[i];
   }
   static void Bump(std::atomic<uint64_t>& counter, uint64_t n = 1) {
     counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
-  void NoteInUse(Slot& slot) {
-    int64_t estimate =
-        slot.others_in_use + static_cast<int64_t>(slot.gets.load(std::memory_order_relaxed) -
-                                                  slot.puts.load(std::memory_order_relaxed));
-    if (estimate > static_cast<int64_t>(high_watermark_.load(std::memory_order_relaxed))) {
-      RaiseWatermark(static_cast<uint32_t>(estimate));
+  // After a fast get left `length` entries: remember the lowest (see Slot::low_length).
+  static void NoteLength(Slot& slot, uint32_t length) {
+    if (length < slot.low_length.load(std::memory_order_relaxed)) {
+      slot.low_length.store(length, std::memory_order_relaxed);
     }
   }
   void RaiseWatermark(uint32_t value);
@@ -159,9 +174,11 @@ class FreeList {
   PutResult PutBulkSlow(int slot_index, void* const* objects, uint32_t n);
   void* TakeSharedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StealCachesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FlushCachesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Slot* AttachSlotLocked(int slot_index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t InUseLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SyncSlotLocked(Slot& slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  uint32_t SlotWatermarkLocked(const Slot& slot) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   PutResult AfterPutLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   char* const base_;
@@ -205,7 +222,7 @@ inline void* FreeList::Get() {
   void* object = slot.cache[length - 1];
   slot.length.store(length - 1, std::memory_order_relaxed);
   Bump(slot.gets);
-  NoteInUse(slot);
+  NoteLength(slot, length - 1);
   slot.busy.store(0, std::memory_order_release);
   return object;
 }
@@ -224,7 +241,7 @@ inline bool FreeList::GetBulk(void** out, uint32_t n) {
   CopyPointers(out, slot.cache.get() + rest, n);
   slot.length.store(rest, std::memory_order_relaxed);
   Bump(slot.gets, n);
-  NoteInUse(slot);
+  NoteLength(slot, rest);
   slot.busy.store(0, std::memory_order_release);
   return true;
 }
