@@ -88,6 +88,8 @@ PacketPool::~PacketPool() {
 }
 
 void PacketPool::InitDescriptor(Packet*, char* at, bool overflow) {
+  // Zero bytes first, so the OOB data's padding is zero too and IsClean holds.
+  std::memset(at, 0, sizeof(Packet));
   auto* packet = new (at) Packet();
   packet->pool_ = this;
   packet->reserved_ = reinterpret_cast<uint8_t*>(at) +
@@ -133,25 +135,44 @@ Status PacketPool::FreeSlow(Packet* packet, bool* deleted) {
   return Status::kSuccess;
 }
 
+void PacketPool::Clean(Packet* packet) {
+  if (packet->head_ != nullptr) UnlinkBuffers(packet);
+  // Zero bytes, not PacketOob{}: the padding too, so IsCleanInUse sees a clean packet.
+  std::memset(static_cast<void*>(&packet->oob_), 0, sizeof(PacketOob));
+}
+
 Status PacketPool::AllocateBulk(Packet** packets, uint32_t n) {
   if (n == 0) return Status::kSuccess;
   if (packets == nullptr) return Status::kInvalidParameter;
   if (!list_.GetBulk(reinterpret_cast<void**>(packets), n)) return Status::kResources;
-  for (uint32_t i = 0; i < n; ++i) ResetForAllocate(packets[i]);
+  for (uint32_t i = 0; i < n; ++i) packets[i]->state_ = DescriptorState::kInUse;
   return Status::kSuccess;
+}
+
+template <bool kPowerOfTwoStride>
+uint32_t PacketPool::MarkFreeRun(Packet* const* packets, uint32_t n) {
+  // A local copy of the range, so the compiler keeps it in registers across the stores
+  // to descriptors. Marking each packet free as it is checked makes a packet listed
+  // twice end the run.
+  const internal::StaticRange range = list_.static_range();
+  Packet* const* const end = packets + n;
+  Packet* const* it = packets;
+  for (; it != end; ++it) {
+    Packet* p = *it;
+    if (!range.ContainsIn<kPowerOfTwoStride>(p)) break;
+    if (!IsCleanInUse(p)) [[unlikely]] {
+      if (p->state_ != DescriptorState::kInUse) break;
+      Clean(p);
+    }
+    p->state_ = DescriptorState::kFree;
+  }
+  return static_cast<uint32_t>(it - packets);
 }
 
 Status PacketPool::FreeBulk(Packet* const* packets, uint32_t n) {
   // Fast path: the leading run of valid static packets goes back in one cache copy.
-  // Marking each free as it is checked makes a packet listed twice stop the run.
-  const internal::StaticRange range = list_.static_range();
-  uint32_t run = 0;
-  for (; run < n; ++run) {
-    Packet* p = packets[run];
-    if (!range.Contains(p) || p->state_ != DescriptorState::kInUse) break;
-    if (p->head_ != nullptr) UnlinkBuffers(p);
-    p->state_ = DescriptorState::kFree;
-  }
+  const uint32_t run = list_.static_range().power_of_two ? MarkFreeRun<true>(packets, n)
+                                                         : MarkFreeRun<false>(packets, n);
   bool deleted = false;
   if (run > 0) {
     deleted = list_.PutStaticBulk(reinterpret_cast<void* const*>(packets), run) ==
@@ -202,7 +223,7 @@ void ReinitializePacket(Packet* packet) {
   // The buffers keep their data and lengths; they are only unlinked, so the caller can
   // chain them again (to this packet or another) or free them.
   UnlinkBuffers(packet);
-  packet->oob() = PacketOob{};
+  PacketPool::Clean(packet);  // zero bytes, padding too (see PacketPool::IsCleanInUse)
   packet->pool()->list_.CountReuse();
 }
 
