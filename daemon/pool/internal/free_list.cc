@@ -35,7 +35,7 @@ FreeList::FreeList(char* base, size_t stride, uint32_t count, uint32_t overflow_
       overflow_(overflow),
       cache_capacity_(cache_capacity),
       range_(base, stride, count),
-      slots_(new Slot[kMaxThreadSlots]) {
+      slots_(new Slot[kThreadSlotWords]) {
   pktpool::MutexLock lock(&mu_);
   shared_.reserve(count);
   // Reverse order so the first Get hands out descriptor 0 (predictable for tests).
@@ -55,12 +55,12 @@ void FreeList::RaiseWatermark(uint32_t value) {
 }
 
 int64_t FreeList::InUseLocked() const {
-  int64_t in_use = static_cast<int64_t>(shared_gets_.load(std::memory_order_relaxed) -
-                                        shared_puts_.load(std::memory_order_relaxed));
+  // What is not free is in use: no counter per free. Exact while no owner is inside its
+  // fast path (always, once the list is closed); a recent value otherwise.
+  int64_t in_use = static_cast<int64_t>(count_) + static_cast<int64_t>(overflow_live_.size()) -
+                   static_cast<int64_t>(shared_.size());
   for (int index : attached_slots_) {
-    const Slot& slot = slots_[index];
-    in_use += static_cast<int64_t>(slot.gets.load(std::memory_order_relaxed) -
-                                   slot.puts.load(std::memory_order_relaxed));
+    in_use -= slots_[index].length.load(std::memory_order_relaxed);
   }
   return in_use;
 }
@@ -83,7 +83,7 @@ void FreeList::SyncSlotLocked(Slot& slot) {
 }
 
 FreeList::Slot* FreeList::AttachSlotLocked(int slot_index) {
-  if (slot_index < 0 || cache_capacity_ == 0 || closed_) return nullptr;
+  if (slot_index >= kMaxThreadSlots || cache_capacity_ == 0 || closed_) return nullptr;
   Slot& slot = slots_[slot_index];
   if (!slot.cache) {
     slot.cache.reset(new void*[cache_capacity_]);
@@ -126,6 +126,7 @@ void* FreeList::TakeSharedLocked() {
 }
 
 void* FreeList::GetSlow(int slot_index) {
+  slot_index = ResolveThreadSlot(slot_index);
   pktpool::MutexLock lock(&mu_);
   Slot* slot = AttachSlotLocked(slot_index);
   void* object = nullptr;
@@ -167,6 +168,7 @@ void* FreeList::GetSlow(int slot_index) {
 }
 
 bool FreeList::GetBulkSlow(int slot_index, void** out, uint32_t n) {
+  slot_index = ResolveThreadSlot(slot_index);
   pktpool::MutexLock lock(&mu_);
   Slot* slot = AttachSlotLocked(slot_index);
   uint32_t cached = slot != nullptr ? slot->length.load(std::memory_order_relaxed) : 0;
@@ -239,11 +241,11 @@ PutResult FreeList::AfterPutLocked() {
 }
 
 PutResult FreeList::PutSlow(int slot_index, void* object) {
+  slot_index = ResolveThreadSlot(slot_index);
   pktpool::MutexLock lock(&mu_);
   Slot* slot = AttachSlotLocked(slot_index);
   if (slot == nullptr) {
     shared_.push_back(object);
-    shared_puts_.fetch_add(1, std::memory_order_relaxed);
     return AfterPutLocked();
   }
   uint32_t length = slot->length.load(std::memory_order_relaxed);
@@ -255,17 +257,16 @@ PutResult FreeList::PutSlow(int slot_index, void* object) {
   }
   slot->cache[length] = object;
   slot->length.store(length + 1, std::memory_order_relaxed);
-  Bump(slot->puts);
   SyncSlotLocked(*slot);
   return PutResult::kReturned;
 }
 
 PutResult FreeList::PutBulkSlow(int slot_index, void* const* objects, uint32_t n) {
+  slot_index = ResolveThreadSlot(slot_index);
   pktpool::MutexLock lock(&mu_);
   Slot* slot = AttachSlotLocked(slot_index);
   if (slot == nullptr) {
     shared_.insert(shared_.end(), objects, objects + n);
-    shared_puts_.fetch_add(n, std::memory_order_relaxed);
     return AfterPutLocked();
   }
   uint32_t length = slot->length.load(std::memory_order_relaxed);
@@ -279,7 +280,6 @@ PutResult FreeList::PutBulkSlow(int slot_index, void* const* objects, uint32_t n
   std::copy(objects, objects + into_cache, slot->cache.get() + length);
   shared_.insert(shared_.end(), objects + into_cache, objects + n);
   slot->length.store(length + into_cache, std::memory_order_relaxed);
-  Bump(slot->puts, n);
   SyncSlotLocked(*slot);
   return PutResult::kReturned;
 }
@@ -288,7 +288,6 @@ PutResult FreeList::PutOverflow(void* object) {
   pktpool::MutexLock lock(&mu_);
   if (overflow_live_.erase(object) == 0) return PutResult::kForeign;
   overflow_.destroy(overflow_.context, object);
-  shared_puts_.fetch_add(1, std::memory_order_relaxed);
   return AfterPutLocked();
 }
 
@@ -307,7 +306,6 @@ FreeListCounts FreeList::Counts() const {
   FreeListCounts counts;
   pktpool::MutexLock lock(&mu_);
   counts.gets = shared_gets_.load(std::memory_order_relaxed);
-  counts.puts = shared_puts_.load(std::memory_order_relaxed);
   counts.reuses = shared_reuses_.load(std::memory_order_relaxed);
   for (int i = 0; i < kMaxThreadSlots; ++i) {
     // Reuses may be counted on slots without a cache, so read every slot.
@@ -315,12 +313,13 @@ FreeListCounts FreeList::Counts() const {
   }
   for (int index : attached_slots_) {
     counts.gets += slots_[index].gets.load(std::memory_order_relaxed);
-    counts.puts += slots_[index].puts.load(std::memory_order_relaxed);
   }
   counts.failures = failures_.load(std::memory_order_relaxed);
   counts.overflow_gets = overflow_gets_.load(std::memory_order_relaxed);
-  const int64_t in_use = static_cast<int64_t>(counts.gets - counts.puts);
-  counts.in_use = static_cast<uint32_t>(std::clamp<int64_t>(in_use, 0, count_ + overflow_limit_));
+  // Frees are not counted one by one: every descriptor taken and not in use came back.
+  const int64_t in_use = std::clamp<int64_t>(InUseLocked(), 0, count_ + overflow_limit_);
+  counts.in_use = static_cast<uint32_t>(in_use);
+  counts.puts = counts.gets - std::min<uint64_t>(counts.gets, static_cast<uint64_t>(in_use));
   counts.overflow_in_use = static_cast<uint32_t>(overflow_live_.size());
   counts.high_watermark = std::max(high_watermark_.load(std::memory_order_relaxed), counts.in_use);
   for (int index : attached_slots_) {

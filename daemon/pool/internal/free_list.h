@@ -142,8 +142,8 @@ class FreeList {
     // in_use_base - low_length: one compare per get instead of a shared counter.
     std::atomic<uint32_t> low_length{0};
     uint32_t limit = 0;                   // cache capacity once attached, else 0
-    std::atomic<uint64_t> gets{0};        // written by the owner thread only
-    std::atomic<uint64_t> puts{0};
+    std::atomic<uint64_t> gets{0};        // written by the owner thread only; frees are
+                                          // gets minus what is in use (InUseLocked)
     std::atomic<uint64_t> reuses{0};
     int64_t in_use_base = 0;              // under mu_: in use + length when last synced
     std::unique_ptr<void*[]> cache;       // allocated on first use, under mu_
@@ -191,15 +191,14 @@ class FreeList {
 
   std::atomic<unsigned> intrusion_{0};  // > 0: owners must take the locked path
   std::atomic<uint32_t> high_watermark_{0};
-  std::unique_ptr<Slot[]> slots_;
+  std::unique_ptr<Slot[]> slots_;  // kThreadSlotWords: cache slots, then the uncached ones
 
   mutable pktpool::Mutex mu_;
   std::vector<void*> shared_ ABSL_GUARDED_BY(mu_);
   std::vector<int> attached_slots_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<void*> overflow_live_ ABSL_GUARDED_BY(mu_);
-  // Calls made without a cache slot, and locked-path calls after close.
+  // Gets made without a cache slot, and locked-path gets after close.
   std::atomic<uint64_t> shared_gets_{0};
-  std::atomic<uint64_t> shared_puts_{0};
   std::atomic<uint64_t> shared_reuses_{0};
   std::atomic<uint64_t> failures_{0};
   std::atomic<uint64_t> overflow_gets_{0};
@@ -210,8 +209,9 @@ class FreeList {
 // ---- fast paths ----------------------------------------------------------------
 
 inline void* FreeList::Get() {
+  // No test for an uncached pool or a thread without a cache: their slot's capacity is
+  // 0, so the length checks below send them to the locked path.
   const int index = CurrentThreadSlot();
-  if (index < 0 || cache_capacity_ == 0) return GetSlow(index);
   Slot& slot = slots_[index];
   SetBusy(slot.busy);
   const uint32_t length = slot.length.load(std::memory_order_relaxed);
@@ -229,7 +229,6 @@ inline void* FreeList::Get() {
 
 inline bool FreeList::GetBulk(void** out, uint32_t n) {
   const int index = CurrentThreadSlot();
-  if (index < 0 || cache_capacity_ == 0) return GetBulkSlow(index, out, n);
   Slot& slot = slots_[index];
   SetBusy(slot.busy);
   const uint32_t length = slot.length.load(std::memory_order_relaxed);
@@ -248,7 +247,6 @@ inline bool FreeList::GetBulk(void** out, uint32_t n) {
 
 inline PutResult FreeList::PutStatic(void* object) {
   const int index = CurrentThreadSlot();
-  if (index < 0 || cache_capacity_ == 0) return PutSlow(index, object);
   Slot& slot = slots_[index];
   SetBusy(slot.busy);
   const uint32_t length = slot.length.load(std::memory_order_relaxed);
@@ -258,14 +256,12 @@ inline PutResult FreeList::PutStatic(void* object) {
   }
   slot.cache[length] = object;
   slot.length.store(length + 1, std::memory_order_relaxed);
-  Bump(slot.puts);
   slot.busy.store(0, std::memory_order_release);
   return PutResult::kReturned;
 }
 
 inline PutResult FreeList::PutStaticBulk(void* const* objects, uint32_t n) {
   const int index = CurrentThreadSlot();
-  if (index < 0 || cache_capacity_ == 0) return PutBulkSlow(index, objects, n);
   Slot& slot = slots_[index];
   SetBusy(slot.busy);
   const uint32_t length = slot.length.load(std::memory_order_relaxed);
@@ -275,14 +271,13 @@ inline PutResult FreeList::PutStaticBulk(void* const* objects, uint32_t n) {
   }
   CopyPointers(slot.cache.get() + length, objects, n);
   slot.length.store(length + n, std::memory_order_relaxed);
-  Bump(slot.puts, n);
   slot.busy.store(0, std::memory_order_release);
   return PutResult::kReturned;
 }
 
 inline void FreeList::CountReuse() {
   const int index = CurrentThreadSlot();
-  if (index < 0) {
+  if (index >= kMaxThreadSlots) {
     shared_reuses_.fetch_add(1, std::memory_order_relaxed);
   } else {
     Bump(slots_[index].reuses);

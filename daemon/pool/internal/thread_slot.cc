@@ -36,10 +36,10 @@ class SlotRegistry {
         return i;
       }
     }
-    return -1;
+    return kNoThreadSlot;
   }
   void Release(int slot) {
-    if (slot < 0) return;
+    if (slot < 0 || slot >= kMaxThreadSlots) return;
     std::lock_guard<std::mutex> lock(mu_);
     used_[slot] = false;
   }
@@ -59,15 +59,17 @@ struct ThreadSlotHolder {
   int slot = Registry().Acquire();
   ~ThreadSlotHolder() {
     Registry().Release(slot);
-    tls_thread_slot = -1;  // a pool used from a later thread_local destructor goes uncached
+    // A pool used from a later thread_local destructor goes uncached.
+    tls_thread_slot = kNoThreadSlot;
   }
 };
 
 }  // namespace
 
-int AcquireThreadSlot() {
+int ResolveThreadSlot(int slot) {
+  if (slot != kThreadSlotNotAsked) return slot;
   thread_local ThreadSlotHolder holder;
-  if (tls_thread_slot == -2) tls_thread_slot = holder.slot;
+  if (tls_thread_slot == kThreadSlotNotAsked) tls_thread_slot = holder.slot;
   return tls_thread_slot;
 }
 
