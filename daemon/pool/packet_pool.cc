@@ -150,7 +150,7 @@ Status PacketPool::AllocateBulk(Packet** packets, uint32_t n) {
 }
 
 template <bool kPowerOfTwoStride>
-uint32_t PacketPool::MarkFreeRun(Packet* const* packets, uint32_t n) {
+[[gnu::always_inline]] inline uint32_t PacketPool::MarkFreeRun(Packet* const* packets, uint32_t n) {
   // A local copy of the range, so the compiler keeps it in registers across the stores
   // to descriptors. Marking each packet free as it is checked makes a packet listed
   // twice end the run.

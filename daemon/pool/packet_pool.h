@@ -134,8 +134,11 @@ inline bool PacketPool::IsCleanInUse(const Packet* packet) {
     return w;
   };
   constexpr size_t kOob = offsetof(Packet, oob_);
+  // The state is read as the byte Allocate wrote: an 8-byte load of a word whose last
+  // store was one byte wide cannot be forwarded from the store buffer and stalls until
+  // that store reaches the cache (AllocateBulk then FreeBulk hit that on every packet).
   return (word(offsetof(Packet, head_)) | word(kOob) | word(kOob + 8) | word(kOob + 16) |
-          word(kOob + 24) | word(offsetof(Packet, state_))) == 0;
+          word(kOob + 24) | static_cast<uint8_t>(packet->state_)) == 0;
 }
 
 inline Status PacketPool::Allocate(Packet** packet) {
