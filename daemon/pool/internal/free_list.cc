@@ -128,6 +128,7 @@ void* FreeList::TakeSharedLocked() {
 void* FreeList::GetSlow(int slot_index) {
   slot_index = ResolveThreadSlot(slot_index);
   pktpool::MutexLock lock(&mu_);
+  ++locked_gets_;
   Slot* slot = AttachSlotLocked(slot_index);
   void* object = nullptr;
   if (slot != nullptr && slot->length.load(std::memory_order_relaxed) > 0) {
@@ -170,6 +171,7 @@ void* FreeList::GetSlow(int slot_index) {
 bool FreeList::GetBulkSlow(int slot_index, void** out, uint32_t n) {
   slot_index = ResolveThreadSlot(slot_index);
   pktpool::MutexLock lock(&mu_);
+  ++locked_gets_;
   Slot* slot = AttachSlotLocked(slot_index);
   uint32_t cached = slot != nullptr ? slot->length.load(std::memory_order_relaxed) : 0;
   if (cached + shared_.size() < n && !closed_) {
@@ -243,6 +245,7 @@ PutResult FreeList::AfterPutLocked() {
 PutResult FreeList::PutSlow(int slot_index, void* object) {
   slot_index = ResolveThreadSlot(slot_index);
   pktpool::MutexLock lock(&mu_);
+  ++locked_puts_;
   Slot* slot = AttachSlotLocked(slot_index);
   if (slot == nullptr) {
     shared_.push_back(object);
@@ -264,6 +267,7 @@ PutResult FreeList::PutSlow(int slot_index, void* object) {
 PutResult FreeList::PutBulkSlow(int slot_index, void* const* objects, uint32_t n) {
   slot_index = ResolveThreadSlot(slot_index);
   pktpool::MutexLock lock(&mu_);
+  ++locked_puts_;
   Slot* slot = AttachSlotLocked(slot_index);
   if (slot == nullptr) {
     shared_.insert(shared_.end(), objects, objects + n);
@@ -286,6 +290,7 @@ PutResult FreeList::PutBulkSlow(int slot_index, void* const* objects, uint32_t n
 
 PutResult FreeList::PutOverflow(void* object) {
   pktpool::MutexLock lock(&mu_);
+  ++locked_puts_;
   if (overflow_live_.erase(object) == 0) return PutResult::kForeign;
   overflow_.destroy(overflow_.context, object);
   return AfterPutLocked();
@@ -325,6 +330,8 @@ FreeListCounts FreeList::Counts() const {
   for (int index : attached_slots_) {
     counts.high_watermark = std::max(counts.high_watermark, SlotWatermarkLocked(slots_[index]));
   }
+  counts.locked_gets = locked_gets_;
+  counts.locked_puts = locked_puts_;
   counts.closed = closed_;
   return counts;
 }

@@ -43,6 +43,8 @@ struct FreeListCounts {
   uint32_t in_use = 0;
   uint32_t overflow_in_use = 0;
   uint32_t high_watermark = 0;
+  uint64_t locked_gets = 0;  // get calls (bulk or not) that missed the fast path and locked
+  uint64_t locked_puts = 0;  // the same for put calls (overflow descriptors always lock)
   bool closed = false;
 };
 
@@ -201,6 +203,8 @@ class FreeList {
   std::atomic<uint64_t> shared_gets_{0};
   std::atomic<uint64_t> shared_reuses_{0};
   std::atomic<uint64_t> failures_{0};
+  uint64_t locked_gets_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t locked_puts_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<uint64_t> overflow_gets_{0};
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   bool drained_ ABSL_GUARDED_BY(mu_) = false;
