@@ -141,46 +141,10 @@ void PacketPool::Clean(Packet* packet) {
   std::memset(static_cast<void*>(&packet->oob_), 0, sizeof(PacketOob));
 }
 
-Status PacketPool::AllocateBulk(Packet** packets, uint32_t n) {
-  if (n == 0) return Status::kSuccess;
-  if (packets == nullptr) return Status::kInvalidParameter;
-  if (!list_.GetBulk(reinterpret_cast<void**>(packets), n)) return Status::kResources;
-  for (uint32_t i = 0; i < n; ++i) packets[i]->state_ = DescriptorState::kInUse;
-  return Status::kSuccess;
-}
-
-template <bool kPowerOfTwoStride>
-[[gnu::always_inline]] inline uint32_t PacketPool::MarkFreeRun(Packet* const* packets, uint32_t n) {
-  // A local copy of the range, so the compiler keeps it in registers across the stores
-  // to descriptors. Marking each packet free as it is checked makes a packet listed
-  // twice end the run.
-  const internal::StaticRange range = list_.static_range();
-  Packet* const* const end = packets + n;
-  Packet* const* it = packets;
-  for (; it != end; ++it) {
-    Packet* p = *it;
-    if (!range.ContainsIn<kPowerOfTwoStride>(p)) break;
-    if (!IsCleanInUse(p)) [[unlikely]] {
-      if (p->state_ != DescriptorState::kInUse) break;
-      Clean(p);
-    }
-    p->state_ = DescriptorState::kFree;
-  }
-  return static_cast<uint32_t>(it - packets);
-}
-
-Status PacketPool::FreeBulk(Packet* const* packets, uint32_t n) {
-  // Fast path: the leading run of valid static packets goes back in one cache copy.
-  const uint32_t run = list_.static_range().power_of_two ? MarkFreeRun<true>(packets, n)
-                                                         : MarkFreeRun<false>(packets, n);
-  bool deleted = false;
-  if (run > 0) {
-    deleted = list_.PutStaticBulk(reinterpret_cast<void* const*>(packets), run) ==
-              internal::PutResult::kDrained;
-    if (deleted) Destroy();
-  }
+Status PacketPool::FreeBulkRest(Packet* const* packets, uint32_t from, uint32_t n) {
   Status first = Status::kSuccess;
-  for (uint32_t i = run; i < n; ++i) {
+  bool deleted = false;
+  for (uint32_t i = from; i < n; ++i) {
     // A closed pool deletes itself with its last packet: any packet after that one
     // cannot be ours.
     Status status = deleted ? Status::kInvalidPacket : FreeAndReport(packets[i], &deleted);

@@ -57,7 +57,7 @@ class PacketPool {
   inline Status Allocate(Packet** packet);
 
   // Allocates exactly n packets into packets[0..n), or none (kResources).
-  Status AllocateBulk(Packet** packets, uint32_t n);
+  inline Status AllocateBulk(Packet** packets, uint32_t n);
 
   // NdisFreePacket: returns a packet. Chained buffers are unlinked, not freed: the
   // caller frees or reuses them. kInvalidPacket, changing nothing, when the packet is not from this pool or
@@ -66,7 +66,7 @@ class PacketPool {
   inline Status Free(Packet* packet);
 
   // Frees n packets; returns the first non-success status (the others are still freed).
-  Status FreeBulk(Packet* const* packets, uint32_t n);
+  inline Status FreeBulk(Packet* const* packets, uint32_t n);
 
   // A snapshot of this pool's counters. Thread-safe.
   PoolStats Stats() const;
@@ -94,7 +94,9 @@ class PacketPool {
   // Marks the leading run of packets[0..n) that are static, in use descriptors of this
   // pool free (cleaning them as needed); returns the run's length.
   template <bool kPowerOfTwoStride>
-  uint32_t MarkFreeRun(Packet* const* packets, uint32_t n);
+  inline uint32_t MarkFreeRun(Packet* const* packets, uint32_t n);
+  // FreeBulk from packets[from] on, one by one (a packet that ended MarkFreeRun's run).
+  Status FreeBulkRest(Packet* const* packets, uint32_t from, uint32_t n);
   static void* CreateOverflow(void* self);
   static void DestroyOverflow(void* self, void* object);
   // Free that tells whether it deleted this (drained) pool.
@@ -166,6 +168,49 @@ inline Status PacketPool::FreeAndReport(Packet* packet, bool* deleted) {
     Destroy();
   }
   return Status::kSuccess;
+}
+
+inline Status PacketPool::AllocateBulk(Packet** packets, uint32_t n) {
+  if (n == 0) return Status::kSuccess;
+  if (packets == nullptr) return Status::kInvalidParameter;
+  if (!list_.GetBulk(reinterpret_cast<void**>(packets), n)) return Status::kResources;
+#pragma GCC unroll 4
+  for (uint32_t i = 0; i < n; ++i) packets[i]->state_ = DescriptorState::kInUse;
+  return Status::kSuccess;
+}
+
+template <bool kPowerOfTwoStride>
+inline uint32_t PacketPool::MarkFreeRun(Packet* const* packets, uint32_t n) {
+  // A local copy of the range, so the compiler keeps it in registers across the stores
+  // to descriptors. Marking each packet free as it is checked makes a packet listed
+  // twice end the run.
+  const internal::StaticRange range = list_.static_range();
+  Packet* const* const end = packets + n;
+  Packet* const* it = packets;
+#pragma GCC unroll 4
+  for (; it != end; ++it) {
+    Packet* p = *it;
+    if (!range.ContainsIn<kPowerOfTwoStride>(p)) break;
+    if (!IsCleanInUse(p)) [[unlikely]] {
+      if (p->state_ != DescriptorState::kInUse) break;
+      Clean(p);
+    }
+    p->state_ = DescriptorState::kFree;
+  }
+  return static_cast<uint32_t>(it - packets);
+}
+
+inline Status PacketPool::FreeBulk(Packet* const* packets, uint32_t n) {
+  // Fast path: the leading run of valid static packets goes back in one cache copy.
+  const uint32_t run = list_.static_range().power_of_two ? MarkFreeRun<true>(packets, n)
+                                                         : MarkFreeRun<false>(packets, n);
+  if (run > 0 && list_.PutStaticBulk(reinterpret_cast<void* const*>(packets), run) ==
+                     internal::PutResult::kDrained) {
+    Destroy();
+    // The pool deleted itself with its last packet: any packet after those cannot be ours.
+    return run == n ? Status::kSuccess : Status::kInvalidPacket;
+  }
+  return run == n ? Status::kSuccess : FreeBulkRest(packets, run, n);
 }
 
 // Frees a packet into the pool it came from (NdisFreePacket without a pool handle).
