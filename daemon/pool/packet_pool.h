@@ -152,7 +152,7 @@ inline Status PacketPool::Allocate(Packet** packet) {
 }
 
 inline Status PacketPool::Free(Packet* packet) {
-  bool deleted = false;
+  bool deleted;  // set only when the pool went, and not read here: no store per call
   return FreeAndReport(packet, &deleted);
 }
 
