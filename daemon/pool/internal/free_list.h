@@ -8,6 +8,7 @@
 // must see every cache (a steal when the shared list is empty, close, exact counts)
 // raise `intrusion_`, run a process-wide barrier (membarrier) and wait until no owner
 // is inside its fast path; owners check `intrusion_` after marking themselves busy.
+// Where the kernel has no membarrier, threads get no cache slot and every call locks.
 #ifndef PKTPOOL_DAEMON_POOL_INTERNAL_FREE_LIST_H_
 #define PKTPOOL_DAEMON_POOL_INTERNAL_FREE_LIST_H_
 

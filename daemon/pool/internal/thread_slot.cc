@@ -30,6 +30,12 @@ class SlotRegistry {
       g_asymmetric_barrier.store(RegisterMembarrier(), std::memory_order_relaxed);
       barrier_decided_ = true;
     }
+#if !defined(__SANITIZE_THREAD__)
+    // Without membarrier the owner side of a cache would need a seq_cst store (an xchg)
+    // on every call, and every call a branch to pick it: pools run uncached instead,
+    // through their locked path (kernels before 4.14, valgrind).
+    if (!g_asymmetric_barrier.load(std::memory_order_relaxed)) return kNoThreadSlot;
+#endif
     for (int i = 0; i < kMaxThreadSlots; ++i) {
       if (!used_[i]) {
         used_[i] = true;

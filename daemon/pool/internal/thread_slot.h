@@ -31,7 +31,8 @@ int ResolveThreadSlot(int slot);
 inline std::atomic<bool> g_asymmetric_barrier{false};
 
 // True when HeavyBarrier() is a real process-wide barrier (membarrier), so the owner
-// side of a cache only needs a compiler barrier. Fixed before the first slot is given.
+// side of a cache only needs a compiler barrier. Fixed before the first slot is given;
+// when false, no thread gets a cache slot (except under TSan, see SetBusy).
 inline bool AsymmetricBarrierAvailable() {
   return g_asymmetric_barrier.load(std::memory_order_relaxed);
 }
@@ -41,17 +42,16 @@ inline bool AsymmetricBarrierAvailable() {
 void HeavyBarrier();
 
 // The owner side of the Dekker pair: publishes `flag = 1` before the caller reads the
-// pool's intrusion word. Inline and cheap when the asymmetric barrier is available.
+// pool's intrusion word. A compiler barrier is enough: a thread gets a cache slot only
+// when HeavyBarrier() is a real process-wide barrier (membarrier), and a thread without
+// one only ever marks slots that no intruder waits on.
 inline void SetBusy(std::atomic<unsigned>& flag) {
 #if defined(__SANITIZE_THREAD__)
+  // TSan cannot see membarrier: a seq_cst store pairs with the intruder's seq_cst load.
   flag.store(1, std::memory_order_seq_cst);
 #else
-  if (AsymmetricBarrierAvailable()) {
-    flag.store(1, std::memory_order_relaxed);
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-  } else {
-    flag.store(1, std::memory_order_seq_cst);
-  }
+  flag.store(1, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
 #endif
 }
 
