@@ -186,8 +186,7 @@ void ReinitializePacket(Packet* packet) {
   if (packet == nullptr) return;
   // The buffers keep their data and lengths; they are only unlinked, so the caller can
   // chain them again (to this packet or another) or free them.
-  UnlinkBuffers(packet);
-  PacketPool::Clean(packet);  // zero bytes, padding too (see PacketPool::IsCleanInUse)
+  PacketPool::Clean(packet);  // unlinks, and zeroes the OOB data (padding too)
   packet->pool()->list_.CountReuse();
 }
 
