@@ -115,9 +115,7 @@ inline Status BufferPool::Allocate(Buffer** buffer, void* address, uint32_t leng
   b->address_ = static_cast<uint8_t*>(address);
   b->length_ = length;
   b->mapped_length_ = length;
-  b->next_ = nullptr;
-  b->chained_ = false;
-  b->state_ = DescriptorState::kInUse;
+  b->state_ = DescriptorState::kInUse;  // unlinked already (see Free)
   *buffer = b;
   return Status::kSuccess;
 }
@@ -129,13 +127,14 @@ inline Status BufferPool::AllocateSlot(Buffer** buffer) {
   b->address_ = b->home_;
   b->length_ = slot_size_;
   b->mapped_length_ = slot_size_;
-  b->next_ = nullptr;
-  b->chained_ = false;
-  b->state_ = DescriptorState::kInUse;
+  b->state_ = DescriptorState::kInUse;  // unlinked already (see Free)
   *buffer = b;
   return Status::kSuccess;
 }
 
+// A buffer is freed only when it is in no chain, and every way out of a chain (the
+// unchain calls, UnlinkBuffers) sets next_ to null and chained_ to false: a free buffer
+// is unlinked, so Allocate does not write those two fields again.
 inline Status BufferPool::Free(Buffer* buffer) {
   if (!list_.IsStatic(buffer)) return FreeSlow(buffer);
   if (buffer->state_ != DescriptorState::kInUse) return Status::kInvalidPacket;

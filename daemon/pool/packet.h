@@ -19,7 +19,6 @@ class Packet;
 class PacketPool;
 
 // Descriptor state, used to reject a double free without corrupting the free list.
-// kInUse is 0 so that resetting a packet for allocation is one zero fill.
 enum class DescriptorState : uint8_t { kInUse = 0, kFree = 1 };
 
 // A buffer descriptor: maps [address, address + mapped_length) of memory its creator
@@ -85,13 +84,17 @@ class Packet {
   friend Buffer* UnchainBufferAtBack(Packet*);
   friend uint32_t UnlinkBuffers(Packet*);
 
-  // Everything up to and including state_ is all-zero bytes in a fresh allocated packet
-  // (empty chain, default OOB data, kInUse): Allocate resets it with one zero fill.
+  // A free static descriptor is clean: empty chain and default OOB data, which are
+  // all-zero bytes (padding included). Free restores that, so Allocate only sets state_.
   Buffer* head_ = nullptr;
   Buffer* tail_ = nullptr;
   PacketOob oob_;
   DescriptorState state_ = DescriptorState::kFree;
-  bool overflow_ = false;
+  bool overflow_ = false;  // false (zero) for every static descriptor
+  // Always zero: with state_ and overflow_ it makes one 8-byte word that is zero exactly
+  // when a static descriptor is in use, so the free path checks it in the same OR of
+  // loads as the chain and the OOB data (PacketPool::IsCleanInUse).
+  uint8_t zero_[6] = {};
   uint32_t reserved_length_ = 0;
   PacketPool* pool_ = nullptr;
   uint8_t* reserved_ = nullptr;

@@ -88,6 +88,8 @@ PacketPool::~PacketPool() {
 }
 
 void PacketPool::InitDescriptor(Packet*, char* at, bool overflow) {
+  // Zero bytes first, so the OOB data's padding is zero too and IsClean holds.
+  std::memset(at, 0, sizeof(Packet));
   auto* packet = new (at) Packet();
   packet->pool_ = this;
   packet->reserved_ = reinterpret_cast<uint8_t*>(at) +
@@ -133,33 +135,16 @@ Status PacketPool::FreeSlow(Packet* packet, bool* deleted) {
   return Status::kSuccess;
 }
 
-Status PacketPool::AllocateBulk(Packet** packets, uint32_t n) {
-  if (n == 0) return Status::kSuccess;
-  if (packets == nullptr) return Status::kInvalidParameter;
-  if (!list_.GetBulk(reinterpret_cast<void**>(packets), n)) return Status::kResources;
-  for (uint32_t i = 0; i < n; ++i) ResetForAllocate(packets[i]);
-  return Status::kSuccess;
+void PacketPool::Clean(Packet* packet) {
+  if (packet->head_ != nullptr) UnlinkBuffers(packet);
+  // Zero bytes, not PacketOob{}: the padding too, so IsCleanInUse sees a clean packet.
+  std::memset(static_cast<void*>(&packet->oob_), 0, sizeof(PacketOob));
 }
 
-Status PacketPool::FreeBulk(Packet* const* packets, uint32_t n) {
-  // Fast path: the leading run of valid static packets goes back in one cache copy.
-  // Marking each free as it is checked makes a packet listed twice stop the run.
-  const internal::StaticRange range = list_.static_range();
-  uint32_t run = 0;
-  for (; run < n; ++run) {
-    Packet* p = packets[run];
-    if (!range.Contains(p) || p->state_ != DescriptorState::kInUse) break;
-    if (p->head_ != nullptr) UnlinkBuffers(p);
-    p->state_ = DescriptorState::kFree;
-  }
-  bool deleted = false;
-  if (run > 0) {
-    deleted = list_.PutStaticBulk(reinterpret_cast<void* const*>(packets), run) ==
-              internal::PutResult::kDrained;
-    if (deleted) Destroy();
-  }
+Status PacketPool::FreeBulkRest(Packet* const* packets, uint32_t from, uint32_t n) {
   Status first = Status::kSuccess;
-  for (uint32_t i = run; i < n; ++i) {
+  bool deleted = false;
+  for (uint32_t i = from; i < n; ++i) {
     // A closed pool deletes itself with its last packet: any packet after that one
     // cannot be ours.
     Status status = deleted ? Status::kInvalidPacket : FreeAndReport(packets[i], &deleted);
@@ -201,8 +186,7 @@ void ReinitializePacket(Packet* packet) {
   if (packet == nullptr) return;
   // The buffers keep their data and lengths; they are only unlinked, so the caller can
   // chain them again (to this packet or another) or free them.
-  UnlinkBuffers(packet);
-  packet->oob() = PacketOob{};
+  PacketPool::Clean(packet);  // unlinks, and zeroes the OOB data (padding too)
   packet->pool()->list_.CountReuse();
 }
 

@@ -13,8 +13,10 @@ enum class PoolKind : uint8_t { kPacket, kBuffer };
 enum class PoolDirection : uint8_t { kUnspecified, kRx, kTx };
 
 // Counters are summed over threads on read: exact when no call is running, otherwise
-// each is a recent value. high_watermark is exact for one thread and can lag by a few
-// descriptors when several threads allocate at once.
+// each is a recent value. high_watermark is exact while one thread uses the pool; with
+// several, a thread's part of it misses what the others did since that thread last took
+// the locked path, so it can be off by up to a thread cache (kMaxThreadCacheSize
+// descriptors) per other thread.
 struct PoolStats {
   std::string tag;  // four characters, e.g. "RXPK"
   PoolKind kind = PoolKind::kPacket;

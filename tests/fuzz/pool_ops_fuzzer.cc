@@ -184,23 +184,23 @@ class Harness {
   }
 
   void Run(Reader& in) {
-    static constexpr const char* kNames[26] = {
+    static constexpr const char* kNames[27] = {
         "CreatePacketPool", "CreateBufferPool", "AllocatePacket", "AllocatePacket",
         "AllocatePacketBulk", "FreePacket", "FreePacketBulk", "DoubleFreePacket",
         "ForeignFreePacket", "AllocateBuffer", "AllocateBuffer", "AllocateSlotBuffer",
         "CopyBuffer", "FreeBuffer", "DoubleOrForeignFreeBuffer", "ChainAtFront",
         "ChainAtBack", "UnchainAtFront", "UnchainAtBack", "AdjustBufferLength",
         "RestoreBufferLength", "ReinitializePacket", "CopyFromPacketToPacket",
-        "CopyIntoPacket", "DropPoolHandle", "Exhaust"};
+        "CopyIntoPacket", "DropPoolHandle", "Exhaust", "StampOob"};
     // POOL_OPS_TRACE=1: print each operation and the counts after it (to read a crash).
     static const bool trace = std::getenv("POOL_OPS_TRACE") != nullptr;
     for (g_op_number = 0; !in.done() && g_op_number < kMaxOperations; ++g_op_number) {
       const uint8_t op = in.U8();
       if (trace) {
         std::fprintf(stderr, "op %d: %s (live: %zu packets, %zu buffers)\n", g_op_number,
-                     kNames[op % 26], packets_.size(), buffers_.size());
+                     kNames[op % 27], packets_.size(), buffers_.size());
       }
-      switch (op % 26) {
+      switch (op % 27) {
         case 0: CreatePacketPool(in); break;
         case 1: CreateBufferPool(in); break;
         case 2: case 3: AllocatePacket(in); break;
@@ -223,6 +223,7 @@ class Harness {
         case 23: CopyInto(in); break;
         case 24: DropHandle(in); break;
         case 25: Exhaust(in); break;
+        case 26: StampOob(in); break;
       }
       CheckAllPools();
     }
@@ -948,6 +949,26 @@ class Harness {
     EXPECT_MODEL(b->buffer->length() == b->mapped, "RestoreBufferLength left %u of %u",
                  b->buffer->length(), b->mapped);
     if (b->chained_to != nullptr) CheckPacket(*FindPacket(b->chained_to));
+  }
+
+  // Writes some OOB fields of a live packet, as a user filling in a frame does, and
+  // leaves them: whoever allocates the descriptor after it is freed (alone or in a bulk
+  // free, chained or not) must get default OOB data (AcceptPacket checks). Each field
+  // lies in a different 8-byte word of the OOB data, so each word gets dirty on its own.
+  void StampOob(Reader& in) {
+    PacketModel* p = PickPacket(in);
+    const uint8_t fields = in.U8();
+    const uint8_t pattern = in.U8();
+    if (p == nullptr) return;
+    PacketOob& oob = p->packet->oob();
+    if ((fields & 1) != 0) oob.timestamp = absl::FromUnixSeconds(int64_t{pattern} + 1);
+    if ((fields & 2) != 0) oob.timestamp += absl::Nanoseconds(int64_t{pattern} + 1);
+    if ((fields & 4) != 0) oob.original_length = pattern + 1u;
+    if ((fields & 8) != 0) oob.interface_index = -1 - pattern;
+    if ((fields & 16) != 0) oob.send_status = Status::kFailure;
+    EXPECT_MODEL((fields & 4) == 0 || p->packet->oob().original_length == pattern + 1u,
+                 "OOB data written and read back differ");
+    CheckPacket(*p);
   }
 
   void Reinitialize(Reader& in) {

@@ -21,6 +21,7 @@ StaticRange::StaticRange(const char* start, size_t stride, uint32_t count)
     : base(reinterpret_cast<uintptr_t>(start)),
       span(static_cast<uint64_t>(stride) * count),
       shift(TrailingZeros(stride)),
+      power_of_two((stride >> shift) == 1),
       low_mask((uint64_t{1} << shift) - 1),
       odd_inverse(OddInverse(stride >> shift)),
       odd_limit(UINT64_MAX / (stride >> shift)) {}
@@ -34,7 +35,7 @@ FreeList::FreeList(char* base, size_t stride, uint32_t count, uint32_t overflow_
       overflow_(overflow),
       cache_capacity_(cache_capacity),
       range_(base, stride, count),
-      slots_(new Slot[kMaxThreadSlots]) {
+      slots_(new Slot[kThreadSlotWords]) {
   pktpool::MutexLock lock(&mu_);
   shared_.reserve(count);
   // Reverse order so the first Get hands out descriptor 0 (predictable for tests).
@@ -54,25 +55,35 @@ void FreeList::RaiseWatermark(uint32_t value) {
 }
 
 int64_t FreeList::InUseLocked() const {
-  int64_t in_use = static_cast<int64_t>(shared_gets_.load(std::memory_order_relaxed) -
-                                        shared_puts_.load(std::memory_order_relaxed));
+  // What is not free is in use: no counter per free. Exact while no owner is inside its
+  // fast path (always, once the list is closed); a recent value otherwise.
+  int64_t in_use = static_cast<int64_t>(count_) + static_cast<int64_t>(overflow_live_.size()) -
+                   static_cast<int64_t>(shared_.size());
   for (int index : attached_slots_) {
-    const Slot& slot = slots_[index];
-    in_use += static_cast<int64_t>(slot.gets.load(std::memory_order_relaxed) -
-                                   slot.puts.load(std::memory_order_relaxed));
+    in_use -= slots_[index].length.load(std::memory_order_relaxed);
   }
   return in_use;
 }
 
+uint32_t FreeList::SlotWatermarkLocked(const Slot& slot) const {
+  const int64_t peak = slot.in_use_base - slot.low_length.load(std::memory_order_relaxed);
+  return static_cast<uint32_t>(std::clamp<int64_t>(peak, 0, count_ + overflow_limit_));
+}
+
 void FreeList::SyncSlotLocked(Slot& slot) {
+  // The fast path's peak since the last sync first, then a new base: the locked path
+  // has moved entries between the cache and the shared list, which in_use_base - length
+  // does not see.
+  RaiseWatermark(SlotWatermarkLocked(slot));
   const int64_t total = InUseLocked();
   RaiseWatermark(static_cast<uint32_t>(std::max<int64_t>(total, 0)));
-  slot.others_in_use = total - static_cast<int64_t>(slot.gets.load(std::memory_order_relaxed) -
-                                                    slot.puts.load(std::memory_order_relaxed));
+  const uint32_t length = slot.length.load(std::memory_order_relaxed);
+  slot.in_use_base = total + length;
+  slot.low_length.store(length, std::memory_order_relaxed);
 }
 
 FreeList::Slot* FreeList::AttachSlotLocked(int slot_index) {
-  if (slot_index < 0 || cache_capacity_ == 0 || closed_) return nullptr;
+  if (slot_index >= kMaxThreadSlots || cache_capacity_ == 0 || closed_) return nullptr;
   Slot& slot = slots_[slot_index];
   if (!slot.cache) {
     slot.cache.reset(new void*[cache_capacity_]);
@@ -82,12 +93,7 @@ FreeList::Slot* FreeList::AttachSlotLocked(int slot_index) {
   return &slot;
 }
 
-void FreeList::StealCachesLocked() {
-  bool any = false;
-  for (int index : attached_slots_) {
-    if (slots_[index].length.load(std::memory_order_relaxed) != 0) any = true;
-  }
-  if (!any) return;
+void FreeList::FlushCachesLocked() {
   intrusion_.fetch_add(1, std::memory_order_seq_cst);
   HeavyBarrier();
   for (int index : attached_slots_) {
@@ -97,7 +103,17 @@ void FreeList::StealCachesLocked() {
     const uint32_t length = slot.length.load(std::memory_order_relaxed);
     shared_.insert(shared_.end(), slot.cache.get(), slot.cache.get() + length);
     slot.length.store(0, std::memory_order_relaxed);
+    SyncSlotLocked(slot);
   }
+}
+
+void FreeList::StealCachesLocked() {
+  bool any = false;
+  for (int index : attached_slots_) {
+    if (slots_[index].length.load(std::memory_order_relaxed) != 0) any = true;
+  }
+  if (!any) return;
+  FlushCachesLocked();
   intrusion_.fetch_sub(1, std::memory_order_release);
 }
 
@@ -110,7 +126,9 @@ void* FreeList::TakeSharedLocked() {
 }
 
 void* FreeList::GetSlow(int slot_index) {
+  slot_index = ResolveThreadSlot(slot_index);
   pktpool::MutexLock lock(&mu_);
+  ++locked_gets_;
   Slot* slot = AttachSlotLocked(slot_index);
   void* object = nullptr;
   if (slot != nullptr && slot->length.load(std::memory_order_relaxed) > 0) {
@@ -151,7 +169,9 @@ void* FreeList::GetSlow(int slot_index) {
 }
 
 bool FreeList::GetBulkSlow(int slot_index, void** out, uint32_t n) {
+  slot_index = ResolveThreadSlot(slot_index);
   pktpool::MutexLock lock(&mu_);
+  ++locked_gets_;
   Slot* slot = AttachSlotLocked(slot_index);
   uint32_t cached = slot != nullptr ? slot->length.load(std::memory_order_relaxed) : 0;
   if (cached + shared_.size() < n && !closed_) {
@@ -162,6 +182,20 @@ bool FreeList::GetBulkSlow(int slot_index, void** out, uint32_t n) {
   if (cached + shared_.size() + overflow_room < n) {
     failures_.fetch_add(1, std::memory_order_relaxed);
     return false;
+  }
+  if (slot != nullptr) {
+    // Refill in the same locked step, as rte_mempool_get_bulk does: the cache gets what
+    // this call needs plus half a cache more, so a thread that only allocates (its
+    // packets freed on another thread) takes the lock once per several calls, not on
+    // every call.
+    const uint32_t want = std::min(cache_capacity_, n + cache_capacity_ / 2);
+    if (cached < want) {
+      const uint32_t refill =
+          static_cast<uint32_t>(std::min<size_t>(want - cached, shared_.size()));
+      std::copy(shared_.end() - refill, shared_.end(), slot->cache.get() + cached);
+      shared_.resize(shared_.size() - refill);
+      cached += refill;
+    }
   }
   uint32_t taken = 0;
   for (; taken < n && cached > 0; ++taken) out[taken] = slot->cache[--cached];
@@ -186,6 +220,7 @@ bool FreeList::GetBulkSlow(int slot_index, void** out, uint32_t n) {
         overflow_.destroy(overflow_.context, out[i]);
       }
     }
+    if (slot != nullptr) SyncSlotLocked(*slot);  // the refill moved entries
     failures_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
@@ -208,11 +243,12 @@ PutResult FreeList::AfterPutLocked() {
 }
 
 PutResult FreeList::PutSlow(int slot_index, void* object) {
+  slot_index = ResolveThreadSlot(slot_index);
   pktpool::MutexLock lock(&mu_);
+  ++locked_puts_;
   Slot* slot = AttachSlotLocked(slot_index);
   if (slot == nullptr) {
     shared_.push_back(object);
-    shared_puts_.fetch_add(1, std::memory_order_relaxed);
     return AfterPutLocked();
   }
   uint32_t length = slot->length.load(std::memory_order_relaxed);
@@ -224,17 +260,17 @@ PutResult FreeList::PutSlow(int slot_index, void* object) {
   }
   slot->cache[length] = object;
   slot->length.store(length + 1, std::memory_order_relaxed);
-  Bump(slot->puts);
   SyncSlotLocked(*slot);
   return PutResult::kReturned;
 }
 
 PutResult FreeList::PutBulkSlow(int slot_index, void* const* objects, uint32_t n) {
+  slot_index = ResolveThreadSlot(slot_index);
   pktpool::MutexLock lock(&mu_);
+  ++locked_puts_;
   Slot* slot = AttachSlotLocked(slot_index);
   if (slot == nullptr) {
     shared_.insert(shared_.end(), objects, objects + n);
-    shared_puts_.fetch_add(n, std::memory_order_relaxed);
     return AfterPutLocked();
   }
   uint32_t length = slot->length.load(std::memory_order_relaxed);
@@ -248,16 +284,15 @@ PutResult FreeList::PutBulkSlow(int slot_index, void* const* objects, uint32_t n
   std::copy(objects, objects + into_cache, slot->cache.get() + length);
   shared_.insert(shared_.end(), objects + into_cache, objects + n);
   slot->length.store(length + into_cache, std::memory_order_relaxed);
-  Bump(slot->puts, n);
   SyncSlotLocked(*slot);
   return PutResult::kReturned;
 }
 
 PutResult FreeList::PutOverflow(void* object) {
   pktpool::MutexLock lock(&mu_);
+  ++locked_puts_;
   if (overflow_live_.erase(object) == 0) return PutResult::kForeign;
   overflow_.destroy(overflow_.context, object);
-  shared_puts_.fetch_add(1, std::memory_order_relaxed);
   return AfterPutLocked();
 }
 
@@ -265,17 +300,9 @@ bool FreeList::Close() {
   pktpool::MutexLock lock(&mu_);
   if (closed_) return drained_;
   closed_ = true;
-  // Never decremented: from now on every call takes the locked path, so the count
-  // that decides when the list is drained is exact.
-  intrusion_.fetch_add(1, std::memory_order_seq_cst);
-  HeavyBarrier();
-  for (int index : attached_slots_) {
-    Slot& slot = slots_[index];
-    while (slot.busy.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
-    const uint32_t length = slot.length.load(std::memory_order_relaxed);
-    shared_.insert(shared_.end(), slot.cache.get(), slot.cache.get() + length);
-    slot.length.store(0, std::memory_order_relaxed);
-  }
+  // The intrusion is never lowered: from now on every call takes the locked path, so
+  // the count that decides when the list is drained is exact.
+  FlushCachesLocked();
   drained_ = InUseLocked() == 0;
   return drained_;
 }
@@ -284,7 +311,6 @@ FreeListCounts FreeList::Counts() const {
   FreeListCounts counts;
   pktpool::MutexLock lock(&mu_);
   counts.gets = shared_gets_.load(std::memory_order_relaxed);
-  counts.puts = shared_puts_.load(std::memory_order_relaxed);
   counts.reuses = shared_reuses_.load(std::memory_order_relaxed);
   for (int i = 0; i < kMaxThreadSlots; ++i) {
     // Reuses may be counted on slots without a cache, so read every slot.
@@ -292,15 +318,20 @@ FreeListCounts FreeList::Counts() const {
   }
   for (int index : attached_slots_) {
     counts.gets += slots_[index].gets.load(std::memory_order_relaxed);
-    counts.puts += slots_[index].puts.load(std::memory_order_relaxed);
   }
   counts.failures = failures_.load(std::memory_order_relaxed);
   counts.overflow_gets = overflow_gets_.load(std::memory_order_relaxed);
-  const int64_t in_use = static_cast<int64_t>(counts.gets - counts.puts);
-  counts.in_use = static_cast<uint32_t>(std::clamp<int64_t>(in_use, 0, count_ + overflow_limit_));
+  // Frees are not counted one by one: every descriptor taken and not in use came back.
+  const int64_t in_use = std::clamp<int64_t>(InUseLocked(), 0, count_ + overflow_limit_);
+  counts.in_use = static_cast<uint32_t>(in_use);
+  counts.puts = counts.gets - std::min<uint64_t>(counts.gets, static_cast<uint64_t>(in_use));
   counts.overflow_in_use = static_cast<uint32_t>(overflow_live_.size());
-  counts.high_watermark =
-      std::max(high_watermark_.load(std::memory_order_relaxed), counts.in_use);
+  counts.high_watermark = std::max(high_watermark_.load(std::memory_order_relaxed), counts.in_use);
+  for (int index : attached_slots_) {
+    counts.high_watermark = std::max(counts.high_watermark, SlotWatermarkLocked(slots_[index]));
+  }
+  counts.locked_gets = locked_gets_;
+  counts.locked_puts = locked_puts_;
   counts.closed = closed_;
   return counts;
 }

@@ -8,6 +8,7 @@
 // must see every cache (a steal when the shared list is empty, close, exact counts)
 // raise `intrusion_`, run a process-wide barrier (membarrier) and wait until no owner
 // is inside its fast path; owners check `intrusion_` after marking themselves busy.
+// Where the kernel has no membarrier, threads get no cache slot and every call locks.
 #ifndef PKTPOOL_DAEMON_POOL_INTERNAL_FREE_LIST_H_
 #define PKTPOOL_DAEMON_POOL_INTERNAL_FREE_LIST_H_
 
@@ -43,22 +44,31 @@ struct FreeListCounts {
   uint32_t in_use = 0;
   uint32_t overflow_in_use = 0;
   uint32_t high_watermark = 0;
+  uint64_t locked_gets = 0;  // get calls (bulk or not) that missed the fast path and locked
+  uint64_t locked_puts = 0;  // the same for put calls (overflow descriptors always lock)
   bool closed = false;
 };
 
 // Which addresses are static descriptors: base + i * stride for i < count. No division
 // on the per-free path: stride = 2^shift * odd, and an offset is a multiple of the odd
-// part when offset * inverse (mod 2^64) <= max / odd (Granlund and Montgomery).
+// part when offset * inverse (mod 2^64) <= max / odd (Granlund and Montgomery). When the
+// stride is a power of two (odd == 1, the default packet and buffer strides) the multiply
+// is skipped: loops over many descriptors pick ContainsIn<true> once, outside the loop.
 struct StaticRange {
   StaticRange(const char* base, size_t stride, uint32_t count);
-  bool Contains(const void* object) const {
+  template <bool kPowerOfTwo>
+  bool ContainsIn(const void* object) const {
     const uint64_t offset = reinterpret_cast<uintptr_t>(object) - base;
     if (offset >= span || (offset & low_mask) != 0) return false;
-    return (offset >> shift) * odd_inverse <= odd_limit;
+    return kPowerOfTwo || (offset >> shift) * odd_inverse <= odd_limit;
+  }
+  bool Contains(const void* object) const {
+    return power_of_two ? ContainsIn<true>(object) : ContainsIn<false>(object);
   }
   uintptr_t base;
   uint64_t span;
   uint32_t shift;
+  bool power_of_two;
   uint64_t low_mask;
   uint64_t odd_inverse;
   uint64_t odd_limit;
@@ -125,30 +135,38 @@ class FreeList {
   uint32_t cache_capacity() const { return cache_capacity_; }
 
  private:
+  // One thread's cache. The owner is the only writer outside the locked paths, which
+  // touch it only while the owner is out of its fast path (busy == 0 under intrusion).
   struct alignas(64) Slot {
     std::atomic<unsigned> busy{0};
     std::atomic<uint32_t> length{0};      // entries in `cache`
-    std::atomic<uint64_t> gets{0};        // written by the owner thread only
-    std::atomic<uint64_t> puts{0};
+    // The lowest `length` since in_use_base was taken. While only this thread's fast
+    // path runs, in use = in_use_base - length, so the high watermark is
+    // in_use_base - low_length: one compare per get instead of a shared counter.
+    std::atomic<uint32_t> low_length{0};
+    uint32_t limit = 0;                   // cache capacity once attached, else 0
+    std::atomic<uint64_t> gets{0};        // written by the owner thread only; frees are
+                                          // gets minus what is in use (InUseLocked)
     std::atomic<uint64_t> reuses{0};
-    uint32_t limit = 0;                   // owner-only: cache capacity once attached, else 0
-    int64_t others_in_use = 0;            // owner-only: in-use count of everyone else at last sync
+    int64_t in_use_base = 0;              // under mu_: in use + length when last synced
     std::unique_ptr<void*[]> cache;       // allocated on first use, under mu_
   };
 
-  // An inline copy: bulk sizes are small (32), where a libc memcpy call costs more.
-  static void CopyPointers(void** __restrict to, void* const* __restrict from, uint32_t n) {
-    for (uint32_t i = 0; i < n; ++i) to[i] = from[i];
+  // An inline copy: bulk sizes are small (32), where a libc memcpy call costs more (and
+  // GCC turns a plain loop into one). Four pointers per fixed-size memcpy, which the
+  // compiler emits as two 16-byte moves.
+  static void CopyPointers(void** to, void* const* from, uint32_t n) {
+    uint32_t i = 0;
+    for (; i + 4 <= n; i += 4) std::memcpy(to + i, from + i, 4 * sizeof(void*));
+    for (; i < n; ++i) to[i] = from[i];
   }
   static void Bump(std::atomic<uint64_t>& counter, uint64_t n = 1) {
     counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
-  void NoteInUse(Slot& slot) {
-    int64_t estimate =
-        slot.others_in_use + static_cast<int64_t>(slot.gets.load(std::memory_order_relaxed) -
-                                                  slot.puts.load(std::memory_order_relaxed));
-    if (estimate > static_cast<int64_t>(high_watermark_.load(std::memory_order_relaxed))) {
-      RaiseWatermark(static_cast<uint32_t>(estimate));
+  // After a fast get left `length` entries: remember the lowest (see Slot::low_length).
+  static void NoteLength(Slot& slot, uint32_t length) {
+    if (length < slot.low_length.load(std::memory_order_relaxed)) {
+      slot.low_length.store(length, std::memory_order_relaxed);
     }
   }
   void RaiseWatermark(uint32_t value);
@@ -159,9 +177,11 @@ class FreeList {
   PutResult PutBulkSlow(int slot_index, void* const* objects, uint32_t n);
   void* TakeSharedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StealCachesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FlushCachesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Slot* AttachSlotLocked(int slot_index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t InUseLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SyncSlotLocked(Slot& slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  uint32_t SlotWatermarkLocked(const Slot& slot) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   PutResult AfterPutLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   char* const base_;
@@ -174,17 +194,18 @@ class FreeList {
 
   std::atomic<unsigned> intrusion_{0};  // > 0: owners must take the locked path
   std::atomic<uint32_t> high_watermark_{0};
-  std::unique_ptr<Slot[]> slots_;
+  std::unique_ptr<Slot[]> slots_;  // kThreadSlotWords: cache slots, then the uncached ones
 
   mutable pktpool::Mutex mu_;
   std::vector<void*> shared_ ABSL_GUARDED_BY(mu_);
   std::vector<int> attached_slots_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<void*> overflow_live_ ABSL_GUARDED_BY(mu_);
-  // Calls made without a cache slot, and locked-path calls after close.
+  // Gets made without a cache slot, and locked-path gets after close.
   std::atomic<uint64_t> shared_gets_{0};
-  std::atomic<uint64_t> shared_puts_{0};
   std::atomic<uint64_t> shared_reuses_{0};
   std::atomic<uint64_t> failures_{0};
+  uint64_t locked_gets_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t locked_puts_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<uint64_t> overflow_gets_{0};
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   bool drained_ ABSL_GUARDED_BY(mu_) = false;
@@ -193,8 +214,9 @@ class FreeList {
 // ---- fast paths ----------------------------------------------------------------
 
 inline void* FreeList::Get() {
+  // No test for an uncached pool or a thread without a cache: their slot's capacity is
+  // 0, so the length checks below send them to the locked path.
   const int index = CurrentThreadSlot();
-  if (index < 0 || cache_capacity_ == 0) return GetSlow(index);
   Slot& slot = slots_[index];
   SetBusy(slot.busy);
   const uint32_t length = slot.length.load(std::memory_order_relaxed);
@@ -203,16 +225,18 @@ inline void* FreeList::Get() {
     return GetSlow(index);
   }
   void* object = slot.cache[length - 1];
+  // Caches hold only static descriptors: telling the compiler lets an inlined caller
+  // drop its null test on this path.
+  if (object == nullptr) __builtin_unreachable();
   slot.length.store(length - 1, std::memory_order_relaxed);
   Bump(slot.gets);
-  NoteInUse(slot);
+  NoteLength(slot, length - 1);
   slot.busy.store(0, std::memory_order_release);
   return object;
 }
 
 inline bool FreeList::GetBulk(void** out, uint32_t n) {
   const int index = CurrentThreadSlot();
-  if (index < 0 || cache_capacity_ == 0) return GetBulkSlow(index, out, n);
   Slot& slot = slots_[index];
   SetBusy(slot.busy);
   const uint32_t length = slot.length.load(std::memory_order_relaxed);
@@ -224,14 +248,13 @@ inline bool FreeList::GetBulk(void** out, uint32_t n) {
   CopyPointers(out, slot.cache.get() + rest, n);
   slot.length.store(rest, std::memory_order_relaxed);
   Bump(slot.gets, n);
-  NoteInUse(slot);
+  NoteLength(slot, rest);
   slot.busy.store(0, std::memory_order_release);
   return true;
 }
 
 inline PutResult FreeList::PutStatic(void* object) {
   const int index = CurrentThreadSlot();
-  if (index < 0 || cache_capacity_ == 0) return PutSlow(index, object);
   Slot& slot = slots_[index];
   SetBusy(slot.busy);
   const uint32_t length = slot.length.load(std::memory_order_relaxed);
@@ -241,14 +264,12 @@ inline PutResult FreeList::PutStatic(void* object) {
   }
   slot.cache[length] = object;
   slot.length.store(length + 1, std::memory_order_relaxed);
-  Bump(slot.puts);
   slot.busy.store(0, std::memory_order_release);
   return PutResult::kReturned;
 }
 
 inline PutResult FreeList::PutStaticBulk(void* const* objects, uint32_t n) {
   const int index = CurrentThreadSlot();
-  if (index < 0 || cache_capacity_ == 0) return PutBulkSlow(index, objects, n);
   Slot& slot = slots_[index];
   SetBusy(slot.busy);
   const uint32_t length = slot.length.load(std::memory_order_relaxed);
@@ -258,14 +279,13 @@ inline PutResult FreeList::PutStaticBulk(void* const* objects, uint32_t n) {
   }
   CopyPointers(slot.cache.get() + length, objects, n);
   slot.length.store(length + n, std::memory_order_relaxed);
-  Bump(slot.puts, n);
   slot.busy.store(0, std::memory_order_release);
   return PutResult::kReturned;
 }
 
 inline void FreeList::CountReuse() {
   const int index = CurrentThreadSlot();
-  if (index < 0) {
+  if (index >= kMaxThreadSlots) {
     shared_reuses_.fetch_add(1, std::memory_order_relaxed);
   } else {
     Bump(slots_[index].reuses);

@@ -30,16 +30,22 @@ class SlotRegistry {
       g_asymmetric_barrier.store(RegisterMembarrier(), std::memory_order_relaxed);
       barrier_decided_ = true;
     }
+#if !defined(__SANITIZE_THREAD__)
+    // Without membarrier the owner side of a cache would need a seq_cst store (an xchg)
+    // on every call, and every call a branch to pick it: pools run uncached instead,
+    // through their locked path (kernels before 4.14, valgrind).
+    if (!g_asymmetric_barrier.load(std::memory_order_relaxed)) return kNoThreadSlot;
+#endif
     for (int i = 0; i < kMaxThreadSlots; ++i) {
       if (!used_[i]) {
         used_[i] = true;
         return i;
       }
     }
-    return -1;
+    return kNoThreadSlot;
   }
   void Release(int slot) {
-    if (slot < 0) return;
+    if (slot < 0 || slot >= kMaxThreadSlots) return;
     std::lock_guard<std::mutex> lock(mu_);
     used_[slot] = false;
   }
@@ -59,15 +65,17 @@ struct ThreadSlotHolder {
   int slot = Registry().Acquire();
   ~ThreadSlotHolder() {
     Registry().Release(slot);
-    tls_thread_slot = -1;  // a pool used from a later thread_local destructor goes uncached
+    // A pool used from a later thread_local destructor goes uncached.
+    tls_thread_slot = kNoThreadSlot;
   }
 };
 
 }  // namespace
 
-int AcquireThreadSlot() {
+int ResolveThreadSlot(int slot) {
+  if (slot != kThreadSlotNotAsked) return slot;
   thread_local ThreadSlotHolder holder;
-  if (tls_thread_slot == -2) tls_thread_slot = holder.slot;
+  if (tls_thread_slot == kThreadSlotNotAsked) tls_thread_slot = holder.slot;
   return tls_thread_slot;
 }
 

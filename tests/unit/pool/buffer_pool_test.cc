@@ -133,6 +133,38 @@ TEST(BufferPool, ChainedBufferCannotBeFreed) {
   (*packets)->Free(p);
 }
 
+// Allocate does not write next_ or chained_: every way out of a chain leaves them
+// cleared. Buffers leave chains each way, are freed, and come back unlinked.
+TEST(BufferPool, BuffersComeBackUnlinkedWhicheverWayTheyLeftAChain) {
+  auto pool = MakePool(5);
+  auto packets = PacketPool::Create({.descriptors = 2});
+  ASSERT_TRUE(packets.ok());
+  uint8_t memory[5][8] = {};
+  Buffer* b[5];
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(pool->Allocate(&b[i], memory[i], 8), Status::kSuccess);
+  Packet* p = nullptr;
+  Packet* q = nullptr;
+  ASSERT_EQ((*packets)->Allocate(&p), Status::kSuccess);
+  ASSERT_EQ((*packets)->Allocate(&q), Status::kSuccess);
+  for (int i = 0; i < 4; ++i) ChainBufferAtBack(p, b[i]);
+  EXPECT_EQ(UnchainBufferAtFront(p), b[0]);  // the rest of the chain still follows b[0]
+  EXPECT_EQ(UnchainBufferAtBack(p), b[3]);
+  EXPECT_EQ(ChainBufferAtFront(q, b[4]), Status::kSuccess);
+  ReinitializePacket(q);                             // unlinks b[4]
+  EXPECT_EQ((*packets)->Free(p), Status::kSuccess);  // unlinks b[1] and b[2]
+  for (Buffer* buffer : b) ASSERT_EQ(pool->Free(buffer), Status::kSuccess);
+  Buffer* again[5];
+  for (Buffer*& buffer : again) {
+    ASSERT_EQ(pool->Allocate(&buffer, memory[0], 8), Status::kSuccess);
+    EXPECT_EQ(buffer->next(), nullptr);
+  }
+  // None is marked as chained: each can join a chain again.
+  for (Buffer* buffer : again) EXPECT_EQ(ChainBufferAtBack(q, buffer), Status::kSuccess);
+  EXPECT_EQ(QueryPacket(*q).buffer_count, 5u);
+  EXPECT_EQ((*packets)->Free(q), Status::kSuccess);
+  for (Buffer* buffer : again) EXPECT_EQ(pool->Free(buffer), Status::kSuccess);
+}
+
 TEST(BufferPool, AdjustBufferLengthWithinMappedLength) {
   auto pool = MakePool(1);
   uint8_t memory[64];

@@ -415,6 +415,138 @@ TEST(PacketPool, FreeBulkWithAPacketListedTwiceFreesItOnce) {
   pool->FreeBulk(all.data(), static_cast<uint32_t>(all.size()));
 }
 
+// Free keeps descriptors clean instead of Allocate resetting them: a batch of packets
+// with chains and OOB data comes back from AllocateBulk fresh.
+TEST(PacketPool, FreeBulkCleansWhatItsUsersChangedAndAllocateBulkGivesThemFresh) {
+  auto pool = MakePool(64);
+  auto buffers = BufferPool::Create({.descriptors = 4});
+  ASSERT_TRUE(buffers.ok());
+  uint8_t data[4][8] = {};
+  Packet* packets[8];
+  ASSERT_EQ(pool->AllocateBulk(packets, 8), Status::kSuccess);
+  Buffer* chained[4];
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_EQ((*buffers)->Allocate(&chained[i], data[i], 8), Status::kSuccess);
+  }
+  ChainBufferAtBack(packets[1], chained[0]);
+  ChainBufferAtBack(packets[1], chained[1]);
+  ChainBufferAtFront(packets[6], chained[2]);
+  packets[1]->oob().interface_index = 3;
+  packets[3]->oob().timestamp = absl::FromUnixNanos(1);
+  packets[4]->oob().send_status = Status::kFailure;
+  packets[5]->oob() = PacketOob{};  // assigned, still the default
+  packets[7]->oob().original_length = 1514;
+  ChainBufferAtBack(packets[7], chained[3]);
+  ASSERT_EQ(pool->FreeBulk(packets, 8), Status::kSuccess);
+  EXPECT_EQ(pool->Stats().in_use, 0u);
+  // Unlinked, not freed: each can be chained again.
+  EXPECT_EQ((*buffers)->Stats().in_use, 4u);
+  for (Buffer* b : chained) EXPECT_EQ(b->next(), nullptr);
+
+  const std::set<Packet*> before(packets, packets + 8);
+  Packet* again[8];
+  ASSERT_EQ(pool->AllocateBulk(again, 8), Status::kSuccess);
+  EXPECT_EQ(std::set<Packet*>(again, again + 8), before);  // the same descriptors
+  for (Packet* p : again) {
+    EXPECT_EQ(p->first_buffer(), nullptr);
+    EXPECT_EQ(QueryPacket(*p).buffer_count, 0u);
+    EXPECT_EQ(p->oob().timestamp, absl::UnixEpoch());
+    EXPECT_EQ(p->oob().original_length, 0u);
+    EXPECT_EQ(p->oob().interface_index, 0);
+    EXPECT_EQ(p->oob().send_status, Status::kSuccess);
+  }
+  // A cleaned chain is really empty: chaining to it starts a new one.
+  EXPECT_EQ(ChainBufferAtBack(again[0], chained[0]), Status::kSuccess);
+  EXPECT_EQ(QueryPacket(*again[0]).buffer_count, 1u);
+  UnchainBufferAtFront(again[0]);
+  ASSERT_EQ(pool->FreeBulk(again, 8), Status::kSuccess);
+  for (Buffer* b : chained) EXPECT_EQ(FreeBuffer(b), Status::kSuccess);
+}
+
+TEST(PacketPool, FreeBulkWithADirtyPacketListedTwiceFreesItOnce) {
+  auto pool = MakePool(64);
+  auto buffers = BufferPool::Create({.descriptors = 1});
+  ASSERT_TRUE(buffers.ok());
+  uint8_t data[8] = {};
+  Packet* packets[3];
+  ASSERT_EQ(pool->AllocateBulk(packets, 3), Status::kSuccess);
+  Buffer* b = nullptr;
+  ASSERT_EQ((*buffers)->Allocate(&b, data, 8), Status::kSuccess);
+  ChainBufferAtBack(packets[1], b);
+  packets[1]->oob().original_length = 60;
+  Packet* batch[4] = {packets[1], packets[0], packets[1], packets[2]};
+  EXPECT_EQ(pool->FreeBulk(batch, 4), Status::kInvalidPacket);
+  PoolStats stats = pool->Stats();
+  EXPECT_EQ(stats.frees, 3u);
+  EXPECT_EQ(stats.in_use, 0u);
+  EXPECT_EQ(b->next(), nullptr);
+  // Each descriptor is free once: 64 distinct come out, then RESOURCES.
+  std::vector<Packet*> all(64);
+  ASSERT_EQ(pool->AllocateBulk(all.data(), 64), Status::kSuccess);
+  EXPECT_EQ(std::set<Packet*>(all.begin(), all.end()).size(), 64u);
+  Packet* extra = nullptr;
+  EXPECT_EQ(pool->Allocate(&extra), Status::kResources);
+  for (Packet* p : all) {
+    EXPECT_EQ(p->first_buffer(), nullptr);
+    EXPECT_EQ(p->oob().original_length, 0u);
+  }
+  ASSERT_EQ(pool->FreeBulk(all.data(), 64), Status::kSuccess);
+  EXPECT_EQ(FreeBuffer(b), Status::kSuccess);
+}
+
+TEST(PacketPool, FreeBulkRejectsForeignPointersInTheMiddleAndFreesTheRest) {
+  auto pool = MakePool(64);
+  auto other = MakePool(4);
+  Packet* ours[4];
+  ASSERT_EQ(pool->AllocateBulk(ours, 4), Status::kSuccess);
+  Packet* theirs = nullptr;
+  ASSERT_EQ(other->Allocate(&theirs), Status::kSuccess);
+  Packet on_stack;
+  // Inside our storage but not at a descriptor's start: never read, never freed.
+  auto* inside = reinterpret_cast<Packet*>(reinterpret_cast<char*>(ours[2]) + 16);
+  Packet* batch[7] = {ours[0], theirs, ours[1], inside, &on_stack, ours[2], ours[3]};
+  EXPECT_EQ(pool->FreeBulk(batch, 7), Status::kInvalidPacket);
+  PoolStats stats = pool->Stats();
+  EXPECT_EQ(stats.frees, 4u);
+  EXPECT_EQ(stats.in_use, 0u);
+  EXPECT_EQ(other->Stats().in_use, 1u);
+  EXPECT_EQ(other->Stats().frees, 0u);
+  std::vector<Packet*> all(64);
+  ASSERT_EQ(pool->AllocateBulk(all.data(), 64), Status::kSuccess);
+  EXPECT_EQ(std::set<Packet*>(all.begin(), all.end()).size(), 64u);
+  ASSERT_EQ(pool->FreeBulk(all.data(), 64), Status::kSuccess);
+  EXPECT_EQ(FreePacket(theirs), Status::kSuccess);
+}
+
+TEST(PacketPool, BulkStatsAreExactAcrossCacheRefillsAndFlushes) {
+  auto pool = MakePool(4096);
+  std::vector<Packet*> held;
+  auto allocate = [&](uint32_t n) {
+    std::vector<Packet*> batch(n);
+    ASSERT_EQ(pool->AllocateBulk(batch.data(), n), Status::kSuccess);
+    held.insert(held.end(), batch.begin(), batch.end());
+  };
+  auto free = [&](uint32_t n) {
+    ASSERT_EQ(pool->FreeBulk(held.data() + held.size() - n, n), Status::kSuccess);
+    held.resize(held.size() - n);
+  };
+  for (int i = 0; i < 10; ++i) allocate(32);
+  for (int i = 0; i < 9; ++i) free(32);
+  allocate(200);
+  PoolStats stats = pool->Stats();
+  EXPECT_EQ(stats.allocations, 520u);
+  EXPECT_EQ(stats.frees, 288u);
+  EXPECT_EQ(stats.in_use, 232u);
+  EXPECT_EQ(stats.free, 4096u - 232u);
+  EXPECT_EQ(stats.high_watermark, 320u);
+  free(static_cast<uint32_t>(held.size()));
+  stats = pool->Stats();
+  EXPECT_EQ(stats.allocations, stats.frees);
+  EXPECT_EQ(stats.in_use, 0u);
+  EXPECT_EQ(stats.high_watermark, 320u);
+  EXPECT_EQ(stats.resource_failures, 0u);
+}
+
 TEST(PacketPool, FreeBulkOfTheLastPacketsDrainsAClosedPool) {
   TaggedMemory memory;
   auto pool = MakePool(256, 0, &memory);
