@@ -36,7 +36,7 @@ def pcap_records(sizes):
     return out
 
 
-# Opcodes (op % 26 in pool_ops_fuzzer.cc).
+# Opcodes (op % 27 in pool_ops_fuzzer.cc).
 CREATE_PACKETS, CREATE_BUFFERS, ALLOC, BULK, FREE, FREE_BULK, DOUBLE_FREE = 0, 1, 2, 4, 5, 6, 7
 FOREIGN_FREE, ALLOC_BUFFER, ALLOC_SLOT, COPY_BUFFER, FREE_BUFFER, BAD_FREE_BUFFER = 8, 9, 11, 12, 13, 14
 CHAIN_FRONT, CHAIN_BACK, UNCHAIN_FRONT, UNCHAIN_BACK = 15, 16, 17, 18
