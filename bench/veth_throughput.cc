@@ -46,6 +46,7 @@
 #include <net/if.h>
 #include <pcap/pcap.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -598,6 +599,8 @@ absl::StatusOr<PcapFrames> LoadPcap(const std::string& path) {
     return absl::InvalidArgumentError(path + ": not an Ethernet capture");
   }
   PcapFrames frames;
+  struct stat file {};
+  if (stat(path.c_str(), &file) == 0) frames.bytes.reserve(static_cast<size_t>(file.st_size));
   frames.offsets.push_back(0);
   pcap_pkthdr* header = nullptr;
   const u_char* data = nullptr;
