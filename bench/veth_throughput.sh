@@ -32,7 +32,7 @@
 # Environment: FRAMES (default 1000000), SEND_SIZES (default "64 1514"), RECV_SIZES
 # (default "64 1514"), RX_SENDERS (concurrent senders per burst, default "1 2"), BATCH
 # (Binding::Send batch, default 256), SEND_THREADS (threads calling Binding::Send,
-# default 1), ROUNDS (send rounds, default 3), PIN (default 1). It is a report: it exits
+# default 1), ROUNDS (send rounds, default 5), PIN (default 1). It is a report: it exits
 # 0 whether or not the targets are met, and non-zero when it cannot run.
 set -euo pipefail
 
@@ -46,7 +46,7 @@ RECV_SIZES=${RECV_SIZES:-"64 1514"}
 RX_SENDERS=${RX_SENDERS:-"1 2"}
 BATCH=${BATCH:-256}
 SEND_THREADS=${SEND_THREADS:-1}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 PIN=${PIN:-1}
 
 die() { echo "veth_throughput.sh: $*" >&2; exit 1; }
