@@ -117,6 +117,8 @@ backlog_drops() {
   echo "$total"
 }
 
+# veth_counter IFACE NAME: a statistics counter of IFACE in the namespace.
+veth_counter() { ip netns exec "$ns" cat "/sys/class/net/$1/statistics/$2"; }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
@@ -246,12 +248,16 @@ done
 
 # burst SIZE SENDERS OUT: one burst of FRAMES frames on vethA from SENDERS concurrent
 # AF_PACKET senders (FRAMES/SENDERS each, disjoint sequence numbers). Writes to OUT the
-# senders' reports and then one line "burst sent=... fps=... backlog_drops=...", fps being
-# the sum of the senders' rates.
+# senders' reports and then one line "burst sent=... fps=... backlog_drops=... delivered=...
+# veth_drops=...": fps is the sum of the senders' rates, delivered the frames vethB
+# counted in, veth_drops the frames the pair dropped (vethA tx_dropped + vethB rx_dropped).
 burst() {
   local size=$1 senders=$2 out=$3 before i share pids=() status=0
   share=$((FRAMES / senders))
   before=$(backlog_drops)
+  local rx_before drop_before
+  rx_before=$(veth_counter "$ifb" rx_packets)
+  drop_before=$(($(veth_counter "$ifa" tx_dropped) + $(veth_counter "$ifb" rx_dropped)))
   for ((i = 0; i < senders; ++i)); do
     local n=$share
     [ "$i" -eq $((senders - 1)) ] && n=$((FRAMES - share * (senders - 1)))
@@ -263,6 +269,8 @@ burst() {
   for i in "${!pids[@]}"; do wait "${pids[$i]}" || status=$?; done
   bg_pids=("${bg_pids[@]:0:${#bg_pids[@]}-${#pids[@]}}")  # waited for: no longer ours to signal
   local drops=$(($(backlog_drops) - before))
+  local delivered=$(($(veth_counter "$ifb" rx_packets) - rx_before))
+  local veth_drops=$(($(veth_counter "$ifa" tx_dropped) + $(veth_counter "$ifb" rx_dropped) - drop_before))
   [ "$status" -eq 0 ] || { cat "$out".*; die "blast failed"; }
   : >"$out"
   local sent=0 fps=0
@@ -271,7 +279,7 @@ burst() {
     sent=$((sent + $(field sent "$out.$i")))
     fps=$((fps + $(field fps "$out.$i")))
   done
-  echo "burst sent=$sent fps=$fps backlog_drops=$drops" >>"$out"
+  echo "burst sent=$sent fps=$fps backlog_drops=$drops delivered=$delivered veth_drops=$veth_drops" >>"$out"
 }
 
 # burst_field KEY OUT: a value of burst's summary line.
@@ -330,7 +338,7 @@ for size in $RECV_SIZES; do
     t_backlog=$(burst_field backlog_drops "$tmp/burst-tcpdump.out")
     t_loss=$((t_sent - t_captured))
     echo "tcpdump: $t_captured of $t_sent frames captured, loss $t_loss, $t_ring dropped by" \
-      "kernel (ring full)"
+      "kernel (ring full); its counts: $(grep -E 'packets (captured|received|dropped)' "$tmp/tcpdump.out" | tr '\n' ';')"
 
     # (c) netsniff-ng, the same ring size (its TPACKET_V3 ring, 64 MiB), silent, writing
     # a pcap stream to /dev/null as tcpdump does; --no-sock-mem as for trafgen.
@@ -358,7 +366,8 @@ for size in $RECV_SIZES; do
     n_backlog=$(burst_field backlog_drops "$tmp/burst-netsniff.out")
     n_loss=$((n_sent - n_captured))
     echo "netsniff-ng: $n_captured of $n_sent frames read, loss $n_loss, $n_ring dropped by" \
-      "kernel (ring full), $n_unread unread at exit"
+      "kernel (ring full), $n_unread unread at exit; its counts: $(tr -d '\r' <"$tmp/netsniff.out" |
+        grep -E 'packets (incoming|passed|failed)' | sed 's/^ *//' | tr '\n' ';')"
 
     verdict=$([ "$b_loss" -le "$t_loss" ] && echo PASS || echo MISS)
     n_verdict=$([ "$b_loss" -le "$n_loss" ] && echo PASS || echo MISS)
@@ -366,6 +375,10 @@ for size in $RECV_SIZES; do
       "(ring full $t_ring), netsniff-ng $n_loss (ring full $n_ring); target binding <= tcpdump:" \
       "$verdict; binding <= netsniff-ng: $n_verdict"
     echo "backlog drops during the bursts (lost before any capture): $b_backlog, $t_backlog, $n_backlog"
+    echo "frames vethB counted in during the bursts: $(burst_field delivered "$tmp/burst-binding.out")," \
+      "$(burst_field delivered "$tmp/burst-tcpdump.out"), $(burst_field delivered "$tmp/burst-netsniff.out");" \
+      "dropped by the veth pair: $(burst_field veth_drops "$tmp/burst-binding.out")," \
+      "$(burst_field veth_drops "$tmp/burst-tcpdump.out"), $(burst_field veth_drops "$tmp/burst-netsniff.out")"
     echo
     recv_rows+=("$size $senders $b_fps $b_loss $b_pool $b_ring $t_fps $t_loss $t_ring $n_fps $n_loss $n_ring $verdict $n_verdict")
   done
