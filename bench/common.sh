@@ -12,3 +12,13 @@ wait_for() {
   done
   return 1
 }
+
+# same_frames A B N: whether the first N frames of pcap files A and B have the same bytes
+# (link type and timestamps aside: trafgen writes its pcap files with link type NULL).
+same_frames() {
+  cmp -s <(tcpdump -r "$1" -c "$3" -xx 2>/dev/null | grep -E '^[[:space:]]+0x') \
+    <(tcpdump -r "$2" -c "$3" -xx 2>/dev/null | grep -E '^[[:space:]]+0x')
+}
+
+# median V...: the middle value (the lower middle of an even count), sorted numerically.
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }

@@ -5,9 +5,10 @@
 #   bench/run_all.sh              # build build-bench (Release), run all, update the report
 #
 # Runs pool_bench (pools vs malloc, a mutex free list, DPDK rte_mempool),
-# veth_throughput.sh (binding send/receive vs tcpreplay, a bare inject loop, tcpdump),
-# control_plane.sh (GetStats vs GetVersion p99 under a send flood), pcap_replay.sh
-# (pktpoolctl send --pcap vs tcpreplay), send_timing.sh (pktpoolctl send's timing vs
+# veth_throughput.sh (binding send vs a bare sendmmsg loop, trafgen, a bare inject loop and
+# tcpreplay; receive vs tcpdump and netsniff-ng), control_plane.sh (GetStats vs GetVersion
+# p99 under a send flood), pcap_replay.sh (pktpoolctl send --pcap vs trafgen, a sendmmsg
+# loop and tcpreplay), send_timing.sh (pktpoolctl send's timing vs
 # tcpreplay's, measured at the peer) and capture_stream.sh (pktpoolctl capture -w through
 # the daemon vs tcpdump -w, with 1, 2 and 4 streams). Full outputs go to bench/results/<name>.txt;
 # the section between the report markers in bench/README.md is rewritten with the
@@ -73,7 +74,7 @@ trap 'rm -f "$report"' EXIT
   sed -n '/^Figures of this run/,$p' "$results/pool_bench.txt"
   echo '```'
   echo
-  echo "### veth_throughput.sh: binding send vs tcpreplay and a bare inject loop; receive vs tcpdump"
+  echo "### veth_throughput.sh: binding send vs a sendmmsg loop, trafgen, an inject loop, tcpreplay; receive vs tcpdump, netsniff-ng"
   echo
   echo '`bench/veth_throughput.sh build-bench`'
   echo
@@ -89,7 +90,7 @@ trap 'rm -f "$report"' EXIT
   sed -n '/^calls:/,$p' "$results/control_plane.txt"
   echo '```'
   echo
-  echo "### pcap_replay.sh: pktpoolctl send --pcap --topspeed vs tcpreplay --topspeed"
+  echo "### pcap_replay.sh: pktpoolctl send --pcap --topspeed vs trafgen, a sendmmsg loop, tcpreplay --topspeed"
   echo
   echo '`bench/pcap_replay.sh build-bench`'
   echo

@@ -13,10 +13,18 @@
 //       (default 1) that each send every T-th batch.
 //   veth_throughput inject IFACE --frames N --size S [--max-seconds T]
 //       The bare reference: pcap_open_live + one pcap_inject per frame.
+//   veth_throughput sendmmsg IFACE --frames N --size S [--batch B] [--max-seconds T]
+//   veth_throughput sendmmsg IFACE --pcap FILE [--loop L] [--batch B] [--max-seconds T]
+//       The bare batched reference: an AF_PACKET/SOCK_RAW socket bound to IFACE,
+//       PACKET_QDISC_BYPASS, sendmmsg of B frames (default 64); generated frames, or every
+//       frame of FILE read into memory first and sent L times (default 1).
 //   veth_throughput blast IFACE --frames N --size S [--batch B] [--qdisc-bypass]
 //                         [--first-sequence Q] [--max-seconds T]
-//       A batched AF_PACKET sender: sendmmsg of B frames (default 64), sequence numbers
-//       from Q (default 0).
+//       The burst sender of the receive benchmarks: the same loop, sequence numbers from
+//       Q (default 0), the qdisc bypass only when asked.
+//   veth_throughput watch IFACE --frames N [--timeout T] [--max-seconds T]
+//       Polls IFACE's tx_packets counter; prints "ready", then the rate from the first
+//       sample that saw it move to the first that saw N more frames (or T seconds idle).
 //   veth_throughput receive IFACE --frames N [--timeout T] [--max-seconds T] [--filter F]
 //                           [--rx-packets P] [--hold]
 //       Binding with a 64 MiB ring, P receive packets (default 8192; 2P buffers, P/2
@@ -25,16 +33,20 @@
 //       until N are seen or T seconds (default 3) pass without a new one.
 //   veth_throughput write-pcap FILE --frames N --size S
 //       The same frames in a pcap file (for tcpreplay).
+//   veth_throughput write-trafgen FILE --frames N --size S
+//       The same frames as a trafgen(8) packet configuration, one packet per frame.
 //
 // Each mode ends with one line "result mode=... key=value ..." on stdout for scripts.
 // Every loop is bounded by its frame count and by --max-seconds (default 60).
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <pcap/pcap.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -49,8 +61,11 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "daemon/capture/binding.h"
 #include "daemon/capture/binding_options.h"
@@ -83,11 +98,17 @@ void Usage() {
                "  veth_throughput send IFACE --frames N --size S [--batch B] [--threads T]"
                " [--max-seconds T]\n"
                "  veth_throughput inject IFACE --frames N --size S [--max-seconds T]\n"
+               "  veth_throughput sendmmsg IFACE --frames N --size S [--batch B]"
+               " [--max-seconds T]\n"
+               "  veth_throughput sendmmsg IFACE --pcap FILE [--loop L] [--batch B]"
+               " [--max-seconds T]\n"
                "  veth_throughput blast IFACE --frames N --size S [--batch B] [--qdisc-bypass]"
                " [--first-sequence Q] [--max-seconds T]\n"
                "  veth_throughput receive IFACE --frames N [--timeout T] [--max-seconds T]"
                " [--filter BPF] [--rx-packets P] [--hold]\n"
-               "  veth_throughput write-pcap FILE --frames N --size S\n");
+               "  veth_throughput watch IFACE --frames N [--timeout T] [--max-seconds T]\n"
+               "  veth_throughput write-pcap FILE --frames N --size S\n"
+               "  veth_throughput write-trafgen FILE --frames N --size S\n");
 }
 
 struct Args {
@@ -104,6 +125,8 @@ struct Args {
   bool qdisc_bypass = false;
   bool hold = false;  // receive: rx_hold_when_exhausted (frames wait in the ring)
   std::string filter;
+  std::string pcap;   // sendmmsg: send this file's frames instead of generated ones
+  uint64_t loop = 1;  // sendmmsg --pcap: times the file is sent
 };
 
 bool ParseNumber(const char* text, double* out) {
@@ -138,6 +161,10 @@ bool ParseArgs(int argc, char** argv, Args* args) {
       args->filter = value;
       continue;
     }
+    if (flag == "--pcap") {
+      args->pcap = value;
+      continue;
+    }
     double number = 0;
     if (!ParseNumber(value, &number)) {
       std::fprintf(stderr, "veth_throughput: bad value '%s' for %s\n", value, flag.c_str());
@@ -153,6 +180,8 @@ bool ParseArgs(int argc, char** argv, Args* args) {
       args->first_sequence = static_cast<uint64_t>(number);
     } else if (flag == "--rx-packets") {
       args->rx_packets = static_cast<uint32_t>(std::min(number, 1048576.0));
+    } else if (flag == "--loop") {
+      args->loop = static_cast<uint64_t>(number);
     } else if (flag == "--threads") {
       args->threads = static_cast<size_t>(number);
     } else if (flag == "--timeout") {
@@ -176,7 +205,15 @@ bool ParseArgs(int argc, char** argv, Args* args) {
     std::fprintf(stderr, "veth_throughput: --batch must be at most 65536\n");
     return false;
   }
-  if (args->frames == 0) {
+  if (!args->pcap.empty() && args->mode != "sendmmsg") {
+    std::fprintf(stderr, "veth_throughput: --pcap is for the sendmmsg mode\n");
+    return false;
+  }
+  if (args->loop < 1) {
+    std::fprintf(stderr, "veth_throughput: --loop must be at least 1\n");
+    return false;
+  }
+  if (args->frames == 0 && args->pcap.empty()) {
     std::fprintf(stderr, "veth_throughput: --frames must be at least 1\n");
     return false;
   }
@@ -378,108 +415,313 @@ int RunInject(const Args& args) {
   return 0;
 }
 
-// ---- blast: batched AF_PACKET sendmmsg ----------------------------------------------------
+// ---- blast and sendmmsg: batched AF_PACKET senders -------------------------------------------
 
-int RunBlast(const Args& args) {
-  const size_t batch = args.batch == 0 ? 64 : std::min<size_t>(args.batch, 1024);
-  const unsigned ifindex = if_nametoindex(args.target.c_str());
-  if (ifindex == 0) {
-    std::fprintf(stderr, "blast: no interface named '%s'\n", args.target.c_str());
-    return 2;
+// A file descriptor closed when it goes out of scope.
+class ScopedFd {
+ public:
+  explicit ScopedFd(int fd) : fd_(fd) {}
+  ScopedFd(ScopedFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  ScopedFd& operator=(ScopedFd&&) = delete;
+  ~ScopedFd() {
+    if (fd_ >= 0) close(fd_);
   }
-  // Protocol 0: the socket only sends; the kernel hands it no received frame.
-  const int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    std::fprintf(stderr, "blast: socket(AF_PACKET): %s\n", std::strerror(errno));
-    return 2;
-  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// An AF_PACKET/SOCK_RAW socket bound to `iface` with protocol 0: it only sends, and the
+// kernel hands it no received frame. With `qdisc_bypass`, PACKET_QDISC_BYPASS: frames go
+// straight to the driver's transmit, as trafgen's and the binding's do.
+absl::StatusOr<ScopedFd> OpenSendSocket(const std::string& iface, bool qdisc_bypass) {
+  const unsigned ifindex = if_nametoindex(iface.c_str());
+  if (ifindex == 0) return absl::NotFoundError("no interface named '" + iface + "'");
+  ScopedFd fd(socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));
+  if (fd.get() < 0) return absl::ErrnoToStatus(errno, "socket(AF_PACKET)");
   sockaddr_ll address{};
   address.sll_family = AF_PACKET;
   address.sll_protocol = 0;
   address.sll_ifindex = static_cast<int>(ifindex);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-    std::fprintf(stderr, "blast: bind(%s): %s\n", args.target.c_str(), std::strerror(errno));
-    close(fd);
-    return 2;
+  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    return absl::ErrnoToStatus(errno, "bind(" + iface + ")");
   }
-  if (args.qdisc_bypass) {
+  if (qdisc_bypass) {
     const int one = 1;
-    if (setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)) != 0) {
-      std::fprintf(stderr, "blast: PACKET_QDISC_BYPASS: %s\n", std::strerror(errno));
-      close(fd);
-      return 2;
+    if (setsockopt(fd.get(), SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)) != 0) {
+      return absl::ErrnoToStatus(errno, "PACKET_QDISC_BYPASS");
     }
   }
-  // Each message names the interface and the ethertype; the frame carries its own header.
+  return fd;
+}
+
+// Where each message goes: the interface and the ethertype (the frame carries its own header).
+sockaddr_ll Destination(const std::string& iface) {
   sockaddr_ll destination{};
   destination.sll_family = AF_PACKET;
   destination.sll_protocol = htons(kEthertype);
-  destination.sll_ifindex = static_cast<int>(ifindex);
+  destination.sll_ifindex = static_cast<int>(if_nametoindex(iface.c_str()));
   destination.sll_halen = 6;
   std::memcpy(destination.sll_addr, kDst, 6);
+  return destination;
+}
 
-  FrameBlock block(batch, args.size);
+// What one sending loop did.
+struct SendTally {
+  uint64_t offered = 0;    // frames handed to sendmmsg or given up on
+  uint64_t sent = 0;       // frames the kernel took
+  uint64_t retries = 0;    // ENOBUFS/EAGAIN waits (veth's qdisc is noqueue: none seen)
+  uint64_t abandoned = 0;  // frames given up after 40 ms of ENOBUFS/EAGAIN, or an error
+  std::string first_error;
+  bool timed_out = false;
+  double seconds = 0;
+};
+
+// Hands messages[0, n) to the kernel with sendmmsg; ENOBUFS/EAGAIN are retried for at
+// most 40 ms (2000 waits of 20 us). Returns how many the kernel took.
+size_t SendBatch(int fd, mmsghdr* messages, size_t n, SendTally& tally) {
+  constexpr int kMaxRetriesPerBatch = 2000;
+  size_t done = 0;
+  int attempts = 0;
+  while (done < n) {
+    const int got = sendmmsg(fd, messages + done, static_cast<unsigned>(n - done), 0);
+    if (got > 0) {
+      done += static_cast<size_t>(got);
+      continue;
+    }
+    const int error = got < 0 ? errno : EAGAIN;
+    if (error == EINTR) continue;
+    if ((error == ENOBUFS || error == EAGAIN) && ++attempts <= kMaxRetriesPerBatch) {
+      ++tally.retries;
+      std::this_thread::sleep_for(std::chrono::microseconds(20));
+      continue;
+    }
+    if (tally.first_error.empty()) tally.first_error = std::strerror(error);
+    break;
+  }
+  return done;
+}
+
+// Sends `total` frames in sendmmsg calls of up to `batch` messages. Before each call,
+// point_at(first, n, iov) points iov[0, n) at frames first .. first + n - 1 of the run.
+template <typename PointAt>
+SendTally SendLoop(int fd, const sockaddr_ll& destination, uint64_t total, size_t batch,
+                   double max_seconds, PointAt point_at) {
   std::vector<iovec> iov(batch);
   std::vector<mmsghdr> messages(batch);
   for (size_t i = 0; i < batch; ++i) {
-    iov[i] = {block.frame(i), args.size};
     messages[i] = {};
-    messages[i].msg_hdr.msg_name = &destination;
+    messages[i].msg_hdr.msg_name = const_cast<sockaddr_ll*>(&destination);
     messages[i].msg_hdr.msg_namelen = sizeof(destination);
     messages[i].msg_hdr.msg_iov = &iov[i];
     messages[i].msg_hdr.msg_iovlen = 1;
   }
-
-  constexpr int kMaxRetriesPerBatch = 2000;  // x 20 us: a 40 ms stall ends the attempt
-  uint64_t sent = 0, retries = 0, abandoned = 0;
-  std::string first_error;
-  bool timed_out = false;
+  SendTally tally;
   const Clock::time_point start = Clock::now();
-  uint64_t next = 0;  // sequence of the first frame not yet handed to the kernel
-  while (next < args.frames) {
-    if (SecondsSince(start) > args.max_seconds) {
-      timed_out = true;
+  while (tally.offered < total) {
+    if (SecondsSince(start) > max_seconds) {
+      tally.timed_out = true;
       break;
     }
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(batch, args.frames - next));
-    for (size_t i = 0; i < n; ++i) SetSequence(block.frame(i), args.first_sequence + next + i);
-    size_t done = 0;
-    int attempts = 0;
-    while (done < n) {
-      const int got = sendmmsg(fd, messages.data() + done, static_cast<unsigned>(n - done), 0);
-      if (got > 0) {
-        done += static_cast<size_t>(got);
-        continue;
-      }
-      const int error = got < 0 ? errno : EAGAIN;
-      if (error == EINTR) continue;
-      if ((error == ENOBUFS || error == EAGAIN) && ++attempts <= kMaxRetriesPerBatch) {
-        ++retries;
-        std::this_thread::sleep_for(std::chrono::microseconds(20));
-        continue;
-      }
-      if (first_error.empty()) first_error = std::strerror(error);
-      break;
-    }
-    sent += done;
-    abandoned += n - done;
-    next += n;
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(batch, total - tally.offered));
+    point_at(tally.offered, n, iov.data());
+    const size_t done = SendBatch(fd, messages.data(), n, tally);
+    tally.sent += done;
+    tally.abandoned += n - done;
+    tally.offered += n;
   }
-  const double seconds = SecondsSince(start);
-  close(fd);
-  std::printf("blast: %s, %zu-byte frames, sendmmsg batches of %zu%s: %llu of %llu sent in "
-              "%.3f s, %.0f frames/s, %llu retries, %llu abandoned\n",
-              args.target.c_str(), args.size, batch, args.qdisc_bypass ? ", qdisc bypass" : "",
-              static_cast<unsigned long long>(sent), static_cast<unsigned long long>(next),
-              seconds, sent / seconds, static_cast<unsigned long long>(retries),
-              static_cast<unsigned long long>(abandoned));
-  if (!first_error.empty()) std::printf("  first failure: %s\n", first_error.c_str());
-  if (timed_out) std::printf("  stopped after --max-seconds %.0f\n", args.max_seconds);
-  std::printf("result mode=blast size=%zu frames=%llu sent=%llu failed=%llu seconds=%.6f "
+  tally.seconds = SecondsSince(start);
+  return tally;
+}
+
+void PrintSendTally(const char* mode, const std::string& what, const SendTally& tally,
+                    double max_seconds) {
+  std::printf("%s: %s: %llu of %llu sent in %.3f s, %.0f frames/s, %llu retries, %llu "
+              "abandoned\n",
+              mode, what.c_str(), static_cast<unsigned long long>(tally.sent),
+              static_cast<unsigned long long>(tally.offered), tally.seconds,
+              tally.sent / tally.seconds, static_cast<unsigned long long>(tally.retries),
+              static_cast<unsigned long long>(tally.abandoned));
+  if (!tally.first_error.empty()) std::printf("  first failure: %s\n", tally.first_error.c_str());
+  if (tally.timed_out) std::printf("  stopped after --max-seconds %.0f\n", max_seconds);
+}
+
+// blast, and sendmmsg of generated frames: a block of `batch` frames whose sequence
+// numbers are rewritten before each call (the binding's send mode does the same).
+int RunGeneratedSendmmsg(const Args& args, bool qdisc_bypass) {
+  const size_t batch = args.batch == 0 ? 64 : std::min<size_t>(args.batch, 1024);
+  absl::StatusOr<ScopedFd> fd = OpenSendSocket(args.target, qdisc_bypass);
+  if (!fd.ok()) {
+    std::fprintf(stderr, "%s: %s\n", args.mode.c_str(), fd.status().ToString().c_str());
+    return 2;
+  }
+  FrameBlock block(batch, args.size);
+  const SendTally tally = SendLoop(
+      fd->get(), Destination(args.target), args.frames, batch, args.max_seconds,
+      [&](uint64_t first, size_t n, iovec* iov) {
+        for (size_t i = 0; i < n; ++i) {
+          SetSequence(block.frame(i), args.first_sequence + first + i);
+          iov[i] = {block.frame(i), args.size};
+        }
+      });
+  const std::string what = args.target + ", " + std::to_string(args.size) +
+                           "-byte frames, sendmmsg batches of " + std::to_string(batch) +
+                           (qdisc_bypass ? ", qdisc bypass" : "");
+  PrintSendTally(args.mode.c_str(), what, tally, args.max_seconds);
+  std::printf("result mode=%s size=%zu frames=%llu sent=%llu failed=%llu seconds=%.6f "
               "fps=%.0f\n",
-              args.size, static_cast<unsigned long long>(next),
-              static_cast<unsigned long long>(sent), static_cast<unsigned long long>(abandoned),
-              seconds, sent / seconds);
+              args.mode.c_str(), args.size, static_cast<unsigned long long>(tally.offered),
+              static_cast<unsigned long long>(tally.sent),
+              static_cast<unsigned long long>(tally.abandoned), tally.seconds,
+              tally.sent / tally.seconds);
+  return 0;
+}
+
+// The frames of a pcap file held in memory, as tcpreplay's --preload-pcap holds them.
+struct PcapFrames {
+  std::vector<uint8_t> bytes;   // every frame's captured bytes, back to back
+  std::vector<size_t> offsets;  // frame i is bytes[offsets[i], offsets[i + 1])
+  size_t count() const { return offsets.size() - 1; }
+  iovec frame(size_t i) {
+    return {bytes.data() + offsets[i], offsets[i + 1] - offsets[i]};
+  }
+};
+
+// Reads every frame of an Ethernet pcap file into memory. Frames are sent as captured
+// (caplen bytes), as tcpreplay sends them.
+absl::StatusOr<PcapFrames> LoadPcap(const std::string& path) {
+  char errbuf[PCAP_ERRBUF_SIZE] = {};
+  pcap_t* pcap = pcap_open_offline(path.c_str(), errbuf);
+  if (pcap == nullptr) return absl::InvalidArgumentError(errbuf);  // names the file
+  std::unique_ptr<pcap_t, decltype(&pcap_close)> closer(pcap, &pcap_close);
+  if (pcap_datalink(pcap) != DLT_EN10MB) {
+    return absl::InvalidArgumentError(path + ": not an Ethernet capture");
+  }
+  PcapFrames frames;
+  struct stat file {};
+  if (stat(path.c_str(), &file) == 0) frames.bytes.reserve(static_cast<size_t>(file.st_size));
+  frames.offsets.push_back(0);
+  pcap_pkthdr* header = nullptr;
+  const u_char* data = nullptr;
+  int got = 0;
+  while ((got = pcap_next_ex(pcap, &header, &data)) == 1) {
+    frames.bytes.insert(frames.bytes.end(), data, data + header->caplen);
+    frames.offsets.push_back(frames.bytes.size());
+  }
+  if (got != PCAP_ERROR_BREAK) {
+    return absl::DataLossError(path + ": " + pcap_geterr(pcap));
+  }
+  if (frames.count() == 0) return absl::InvalidArgumentError(path + ": no frames");
+  return frames;
+}
+
+// sendmmsg --pcap: every frame of the file, --loop times, straight from memory (no copy
+// in user space), in calls of up to `batch` frames. The clock starts after the file is read.
+int RunPcapSendmmsg(const Args& args) {
+  const size_t batch = args.batch == 0 ? 64 : std::min<size_t>(args.batch, 1024);
+  absl::StatusOr<PcapFrames> frames = LoadPcap(args.pcap);
+  if (!frames.ok()) {
+    std::fprintf(stderr, "sendmmsg: %s\n", frames.status().ToString().c_str());
+    return 2;
+  }
+  absl::StatusOr<ScopedFd> fd = OpenSendSocket(args.target, /*qdisc_bypass=*/true);
+  if (!fd.ok()) {
+    std::fprintf(stderr, "sendmmsg: %s\n", fd.status().ToString().c_str());
+    return 2;
+  }
+  const uint64_t per_loop = frames->count();
+  const uint64_t total = per_loop * args.loop;
+  const SendTally tally = SendLoop(
+      fd->get(), Destination(args.target), total, batch, args.max_seconds,
+      [&](uint64_t first, size_t n, iovec* iov) {
+        for (size_t i = 0; i < n; ++i) iov[i] = frames->frame((first + i) % per_loop);
+      });
+  const std::string what = args.target + ", " + args.pcap + " (" + std::to_string(per_loop) +
+                           " frames) x " + std::to_string(args.loop) +
+                           ", sendmmsg batches of " + std::to_string(batch) + ", qdisc bypass";
+  PrintSendTally("sendmmsg", what, tally, args.max_seconds);
+  std::printf("result mode=sendmmsg pcap=%s loop=%llu frames=%llu sent=%llu failed=%llu "
+              "seconds=%.6f fps=%.0f\n",
+              args.pcap.c_str(), static_cast<unsigned long long>(args.loop),
+              static_cast<unsigned long long>(tally.offered),
+              static_cast<unsigned long long>(tally.sent),
+              static_cast<unsigned long long>(tally.abandoned), tally.seconds,
+              tally.sent / tally.seconds);
+  return 0;
+}
+
+// ---- watch: the interface's transmit counter, for a rate measured the same way for every tool
+
+// The value of a sysfs counter file, read again from its start.
+absl::StatusOr<uint64_t> ReadCounter(int fd) {
+  char text[32] = {};
+  const ssize_t got = pread(fd, text, sizeof(text) - 1, 0);
+  if (got <= 0) return absl::ErrnoToStatus(got < 0 ? errno : EIO, "read counter");
+  return std::strtoull(text, nullptr, 10);
+}
+
+// Polls /sys/class/net/IFACE/statistics/tx_packets every 200 us. The rate is the frames
+// counted from the first sample that saw the counter move to the first that saw it reach
+// --frames more than at the start, over the time between those samples: what reached the
+// wire, whoever sent it, including anything a tool still flushes after its own clock stops.
+int RunWatch(const Args& args) {
+  const std::string path = "/sys/class/net/" + args.target + "/statistics/tx_packets";
+  ScopedFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    std::fprintf(stderr, "watch: %s: %s\n", path.c_str(), std::strerror(errno));
+    return 2;
+  }
+  absl::StatusOr<uint64_t> base = ReadCounter(fd.get());
+  if (!base.ok()) {
+    std::fprintf(stderr, "watch: %s: %s\n", path.c_str(), base.status().ToString().c_str());
+    return 2;
+  }
+  std::printf("ready\n");
+  std::fflush(stdout);
+
+  const Clock::time_point start = Clock::now();
+  bool moved = false;
+  uint64_t first_count = 0, last_count = *base;
+  Clock::time_point first_seen, last_change = start;
+  const char* ended = "all frames counted";
+  while (true) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    absl::StatusOr<uint64_t> count = ReadCounter(fd.get());
+    const Clock::time_point now = Clock::now();
+    if (!count.ok()) {
+      std::fprintf(stderr, "watch: %s\n", count.status().ToString().c_str());
+      return 2;
+    }
+    if (*count != last_count) {
+      if (!moved) {
+        moved = true;
+        first_count = *count;
+        first_seen = now;
+      }
+      last_count = *count;
+      last_change = now;
+      if (last_count - *base >= args.frames) break;
+    } else if (moved && std::chrono::duration<double>(now - last_change).count() >
+                            args.timeout_seconds) {
+      ended = "idle timeout";
+      break;
+    }
+    if (SecondsSince(start) > args.max_seconds) {
+      ended = "--max-seconds";
+      break;
+    }
+  }
+  const uint64_t counted = last_count - *base;
+  const double seconds = moved ? std::chrono::duration<double>(last_change - first_seen).count() : 0;
+  const double fps = seconds > 0 ? static_cast<double>(last_count - first_count) / seconds : 0;
+  std::printf("watch: %s tx_packets: %llu of %llu frames counted (%s), %.0f frames/s over "
+              "%.3f s from the first sample that saw it move\n",
+              args.target.c_str(), static_cast<unsigned long long>(counted),
+              static_cast<unsigned long long>(args.frames), ended, fps, seconds);
+  std::printf("result mode=watch frames=%llu counted=%llu seconds=%.6f fps=%.0f\n",
+              static_cast<unsigned long long>(args.frames),
+              static_cast<unsigned long long>(counted), seconds, fps);
   return 0;
 }
 
@@ -651,6 +893,41 @@ int RunWritePcap(const Args& args) {
   return 0;
 }
 
+// ---- write-trafgen ------------------------------------------------------------------------
+
+// The frames of write-pcap as a trafgen configuration: per frame one packet, its header
+// bytes, c64() for the big-endian sequence number and seqinc() for the fill (byte i is
+// i mod 256, as BuildFrame writes it). trafgen sends the packets round robin, so --num
+// larger than N repeats them; `trafgen -o FILE.pcap` of it equals write-pcap's frames.
+int RunWriteTrafgen(const Args& args) {
+  std::unique_ptr<FILE, decltype(&std::fclose)> out(std::fopen(args.target.c_str(), "w"),
+                                                    &std::fclose);
+  if (out == nullptr) {
+    std::fprintf(stderr, "write-trafgen: %s: %s\n", args.target.c_str(), std::strerror(errno));
+    return 2;
+  }
+  std::fprintf(out.get(),
+               "/* %llu frames of %zu bytes from bench/veth_throughput write-trafgen: "
+               "02:00:00:00:00:01 -> 02:00:00:00:00:02, 0x88b5, sequence number, fill */\n",
+               static_cast<unsigned long long>(args.frames), args.size);
+  const size_t fill = args.size - kMinFrame;
+  for (uint64_t i = 0; i < args.frames; ++i) {
+    std::fprintf(out.get(),
+                 "{ 0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, "
+                 "c16(0x%04x), c64(%llu)",
+                 kEthertype, static_cast<unsigned long long>(i));
+    if (fill > 0) std::fprintf(out.get(), ", seqinc(%zu, %zu)", kMinFrame, fill);
+    std::fprintf(out.get(), " }\n");
+  }
+  if (std::fflush(out.get()) != 0 || std::ferror(out.get())) {
+    std::fprintf(stderr, "write-trafgen: %s: write failed\n", args.target.c_str());
+    return 2;
+  }
+  std::printf("result mode=write-trafgen size=%zu frames=%llu file=%s\n", args.size,
+              static_cast<unsigned long long>(args.frames), args.target.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -661,9 +938,15 @@ int main(int argc, char** argv) {
   }
   if (args.mode == "send") return RunSend(args);
   if (args.mode == "inject") return RunInject(args);
-  if (args.mode == "blast") return RunBlast(args);
+  if (args.mode == "sendmmsg") {
+    return args.pcap.empty() ? RunGeneratedSendmmsg(args, /*qdisc_bypass=*/true)
+                             : RunPcapSendmmsg(args);
+  }
+  if (args.mode == "blast") return RunGeneratedSendmmsg(args, args.qdisc_bypass);
+  if (args.mode == "watch") return RunWatch(args);
   if (args.mode == "receive") return RunReceive(args);
   if (args.mode == "write-pcap") return RunWritePcap(args);
+  if (args.mode == "write-trafgen") return RunWriteTrafgen(args);
   std::fprintf(stderr, "veth_throughput: unknown mode '%s'\n", args.mode.c_str());
   Usage();
   return 1;

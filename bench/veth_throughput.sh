@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # veth_throughput.sh: the capture Binding's send and receive rates on a veth pair, against
-# its peers, in one run. As root:
+# the fastest peers this machine has, in one run. As root:
 #
 #   bench/veth_throughput.sh [BUILD_DIR]        # default BUILD_DIR: build (next to bench/)
 #
@@ -9,19 +9,31 @@
 # is deleted on exit. Frames are raw Ethernet, 02:00:00:00:00:01 -> 02:00:00:00:00:02,
 # ethertype 0x88B5 (local experimental), with a sequence number.
 #
-#   send:    per frame size, FRAMES frames on vethA by Binding::Send (batches of 256),
-#            by `tcpreplay --topspeed` of a pcap file of the same frames, and by a bare
-#            pcap_inject loop. Target: binding/tcpreplay >= 1.0x.
+#   send:    per frame size, FRAMES frames on vethA from each sender alone, nothing
+#            attached to vethB: Binding::Send (batches of 256); a bare sendmmsg loop
+#            (AF_PACKET bound to vethA, PACKET_QDISC_BYPASS, 64 frames per call); trafgen
+#            (netsniff-ng's, one CPU, its TX_RING and qdisc bypass, the first 1000 frames
+#            as its configuration, round robin to FRAMES); a bare pcap_inject loop; and
+#            `tcpreplay --topspeed --preload-pcap` of a pcap file of the frames. Every
+#            sender is measured the same way, at vethA's tx_packets counter (polled every
+#            200 us by `veth_throughput watch`: frames over the time from the first sample
+#            that saw it move to the first that saw all of them); each tool's own figure is
+#            printed beside it. ROUNDS rounds, the order rotating; the median per sender.
+#            With PIN=1 (default) every sender runs under `taskset -c 0`, where trafgen
+#            pins its one worker itself, and the watcher under `taskset -c 1`.
+#            Targets: binding/tcpreplay >= 1.0x, binding/sendmmsg loop >= 1.0x.
 #   receive: per frame size and sender count, a burst of FRAMES frames from batched
 #            AF_PACKET senders (sendmmsg) on vethA, captured on vethB by the Binding
-#            (64 MiB ring, one subscriber) and, in a second identical burst, by
-#            `tcpdump -B 65536 -w /dev/null`. Target: binding loss <= tcpdump loss.
+#            (64 MiB ring, one subscriber), then in identical bursts by `tcpdump -B 65536
+#            -w /dev/null` and by `netsniff-ng --in vethB --out /dev/null -S 65536KiB`
+#            (the same 64 MiB ring). Target: binding loss <= tcpdump loss; the loss
+#            against netsniff-ng's is printed too.
 #
 # Environment: FRAMES (default 1000000), SEND_SIZES (default "64 1514"), RECV_SIZES
 # (default "64 1514"), RX_SENDERS (concurrent senders per burst, default "1 2"), BATCH
 # (Binding::Send batch, default 256), SEND_THREADS (threads calling Binding::Send,
-# default 1). It is a report: it exits 0 whether or not the targets are met, and non-zero
-# when it cannot run.
+# default 1), ROUNDS (send rounds, default 5), PIN (default 1). It is a report: it exits
+# 0 whether or not the targets are met, and non-zero when it cannot run.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -34,15 +46,23 @@ RECV_SIZES=${RECV_SIZES:-"64 1514"}
 RX_SENDERS=${RX_SENDERS:-"1 2"}
 BATCH=${BATCH:-256}
 SEND_THREADS=${SEND_THREADS:-1}
+ROUNDS=${ROUNDS:-5}
+PIN=${PIN:-1}
 
 die() { echo "veth_throughput.sh: $*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (network namespaces, raw sockets)"
 [ -x "$bin" ] || die "no $bin; build it: cmake --build $build --target veth_throughput"
-for tool in ip timeout tcpreplay tcpdump awk; do
+for tool in ip timeout taskset tcpreplay tcpdump awk cmp; do
   command -v "$tool" >/dev/null ||
-    die "'$tool' not found; scripts/install-deps.sh installs it (tcpreplay, tcpdump, iproute2)"
+    die "'$tool' not found; scripts/install-deps.sh installs it (tcpreplay, tcpdump, iproute2, util-linux)"
 done
+for tool in trafgen netsniff-ng; do
+  command -v "$tool" >/dev/null ||
+    die "'$tool' not found; it is in Debian's netsniff-ng package: apt-get install netsniff-ng (scripts/install-deps.sh installs it)"
+done
+[[ "$ROUNDS" =~ ^[1-9]$ ]] || die "ROUNDS must be 1 to 9, not '$ROUNDS'"
+[[ "$PIN" =~ ^[01]$ ]] || die "PIN must be 1 (senders on CPU 0) or 0 (unpinned), not '$PIN'"
 [[ "$FRAMES" =~ ^[1-9][0-9]*$ ]] && [ "$FRAMES" -ge 100 ] ||
   die "FRAMES must be an integer of at least 100, not '$FRAMES'"
 for n in $RX_SENDERS; do
@@ -97,64 +117,147 @@ backlog_drops() {
   echo "$total"
 }
 
+# veth_counter IFACE NAME: a statistics counter of IFACE in the namespace.
+veth_counter() { ip netns exec "$ns" cat "/sys/class/net/$1/statistics/$2"; }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 # Seconds a FRAMES-frame run may take at worst (50k frames/s), at least 30.
 limit=$((FRAMES / 50000 + 30))
 
-echo "veth_throughput: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, kernel $(uname -r)"
+# Every sender on CPU 0 (trafgen pins its one worker there itself), the watcher on the
+# other CPU; PIN=0: nothing pinned by this script (trafgen still pins itself).
+pin=()
+watch_pin=()
+if [ "$PIN" = 1 ]; then
+  pin=(taskset -c 0)
+  [ "$(nproc)" -ge 2 ] && watch_pin=(taskset -c 1)
+fi
+send_tools=(binding sendmmsg trafgen inject tcpreplay)
+trafgen_frames=$((FRAMES < 1000 ? FRAMES : 1000))
+
+echo "veth_throughput: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, kernel $(uname -r)," \
+  "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "namespace $ns: $ifa <-> $ifb (veth), FRAMES=$FRAMES, Binding::Send batch $BATCH," \
-  "$SEND_THREADS sending thread(s)"
+  "$SEND_THREADS sending thread(s), ROUNDS=$ROUNDS, PIN=$PIN"
+echo "$(tcpreplay --version 2>&1 | head -1); $(trafgen --version 2>&1 | head -1);" \
+  "$(tcpdump --version 2>&1 | head -1)"
 echo
+
+# run_sender NAME SIZE: one run of sender NAME, FRAMES SIZE-byte frames on vethA; its
+# output in $tmp/NAME.out.
+run_sender() {
+  local name=$1 size=$2
+  local exec=(timeout -k 5 "$limit" ip netns exec "$ns" "${pin[@]}")
+  case $name in
+    binding) "${exec[@]}" "$bin" send "$ifa" --frames "$FRAMES" --size "$size" --batch "$BATCH" \
+      --threads "$SEND_THREADS" --max-seconds "$limit" ;;
+    sendmmsg) "${exec[@]}" "$bin" sendmmsg "$ifa" --frames "$FRAMES" --size "$size" \
+      --max-seconds "$limit" ;;
+    # --no-sock-mem: trafgen would raise net.core.[rw]mem_*; in a namespace those are
+    # read-only, so the default run fails to and goes on (the same buffers as the others).
+    trafgen) "${exec[@]}" trafgen --cpus 1 --no-sock-mem --in "$tmp/frames-$size.cfg" \
+      --out "$ifa" --num "$FRAMES" ;;
+    inject) "${exec[@]}" "$bin" inject "$ifa" --frames "$FRAMES" --size "$size" \
+      --max-seconds "$limit" ;;
+    tcpreplay) "${exec[@]}" tcpreplay --topspeed --preload-pcap -i "$ifa" "$tmp/frames-$size.pcap" ;;
+  esac >"$tmp/$name.out" 2>&1
+}
+
+# own_figure NAME: frames/s by the sender's own clock, from $tmp/NAME.out.
+own_figure() {
+  case $1 in
+    binding | sendmmsg | inject) field fps "$tmp/$1.out" ;;
+    # "0 sec, 634745 usec on CPU0 (1000000 packets)": its loop until the last frame is in
+    # the ring; the ring's last flush (up to 256 frames) comes after.
+    trafgen) tr -d '\r' <"$tmp/trafgen.out" | awk '/usec on CPU/ { s = $1 + $3 / 1e6;
+      n = substr($7, 2) } END { if (s > 0) printf "%.0f", n / s }' ;;
+    # "Rated: 50618134.4 Bps, 404.94 Mbps, 790908.35 pps": the send loop after the preload
+    tcpreplay) awk '/Rated:/ { for (i = 1; i <= NF; ++i) if ($i ~ /^pps/) printf "%.0f", $(i - 1) }' \
+      "$tmp/tcpreplay.out" ;;
+  esac
+}
+
+# measure NAME SIZE: runs sender NAME with the watcher on vethA; sets measured_fps (at
+# vethA), measured_count (frames vethA counted) and measured_own (the sender's own figure).
+measure() {
+  local name=$1 size=$2 watch_pid status=0
+  timeout -k 5 $((limit + 10)) ip netns exec "$ns" "${watch_pin[@]}" "$bin" watch "$ifa" \
+    --frames "$FRAMES" --timeout 2 --max-seconds $((limit + 5)) >"$tmp/watch.out" 2>&1 &
+  watch_pid=$!
+  bg_pids=("$watch_pid")
+  wait_for '^ready' "$tmp/watch.out" "$watch_pid" 10 ||
+    { cat "$tmp/watch.out"; die "the watcher did not start"; }
+  run_sender "$name" "$size" || status=$?
+  if [ "$status" -ne 0 ]; then
+    kill -TERM "$watch_pid" 2>/dev/null || true
+    cat "$tmp/$name.out"
+    die "$name exited with $status"
+  fi
+  wait "$watch_pid" || { cat "$tmp/watch.out"; die "the watcher failed"; }
+  bg_pids=()
+  measured_fps=$(field fps "$tmp/watch.out")
+  measured_count=$(field counted "$tmp/watch.out")
+  measured_own=$(own_figure "$name")
+  measured_own=${measured_own:-?}
+}
 
 send_rows=()
 for size in $SEND_SIZES; do
   echo "== send, $size-byte frames"
-  pcap=$tmp/frames-$size.pcap
-  "$bin" write-pcap "$pcap" --frames "$FRAMES" --size "$size" >/dev/null ||
+  "$bin" write-pcap "$tmp/frames-$size.pcap" --frames "$FRAMES" --size "$size" >/dev/null ||
     die "write-pcap failed"
+  "$bin" write-trafgen "$tmp/frames-$size.cfg" --frames "$trafgen_frames" --size "$size" \
+    >/dev/null || die "write-trafgen failed"
+  # trafgen writes what it would send into a pcap file: it must be the file's first frames.
+  timeout -k 5 60 trafgen --cpus 1 --no-sock-mem --in "$tmp/frames-$size.cfg" \
+    --out "$tmp/trafgen-check.pcap" --num "$trafgen_frames" >"$tmp/trafgen.out" 2>&1 ||
+    { cat "$tmp/trafgen.out"; die "trafgen could not compile its configuration"; }
+  same_frames "$tmp/trafgen-check.pcap" "$tmp/frames-$size.pcap" "$trafgen_frames" ||
+    die "trafgen's frames differ from the pcap file's"
+  echo "trafgen's configuration: the first $trafgen_frames frames (checked byte for byte" \
+    "against the pcap file through trafgen --out FILE.pcap), sent round robin"
 
-  timeout "$limit" ip netns exec "$ns" "$bin" send "$ifa" --frames "$FRAMES" --size "$size" \
-    --batch "$BATCH" --threads "$SEND_THREADS" --max-seconds "$limit" >"$tmp/send.out" 2>&1 ||
-    { cat "$tmp/send.out"; die "binding send failed"; }
-  sed '/^result /d' "$tmp/send.out"
-  binding_fps=$(field fps "$tmp/send.out")
-  binding_failed=$(field failed "$tmp/send.out")
-
-  timeout "$limit" ip netns exec "$ns" tcpreplay --topspeed --preload-pcap -i "$ifa" "$pcap" \
-    >"$tmp/tcpreplay.out" 2>&1 || { cat "$tmp/tcpreplay.out"; die "tcpreplay failed"; }
-  # "Rated: 50618134.4 Bps, 404.94 Mbps, 790908.35 pps"
-  tcpreplay_fps=$(awk '/Rated:/ { for (i = 1; i <= NF; ++i) if ($i ~ /^pps/) printf "%.0f", $(i - 1) }' \
-    "$tmp/tcpreplay.out")
-  tcpreplay_failed=$(awk '/Failed packets:/ { print $3 }' "$tmp/tcpreplay.out")
-  echo "tcpreplay: $(grep -E 'Actual:' "$tmp/tcpreplay.out" | sed 's/^ *//'), ${tcpreplay_fps} frames/s," \
-    "${tcpreplay_failed:-?} failed"
-
-  timeout "$limit" ip netns exec "$ns" "$bin" inject "$ifa" --frames "$FRAMES" --size "$size" \
-    --max-seconds "$limit" >"$tmp/inject.out" 2>&1 ||
-    { cat "$tmp/inject.out"; die "inject failed"; }
-  sed '/^result /d' "$tmp/inject.out"
-  inject_fps=$(field fps "$tmp/inject.out")
-  inject_failed=$(field failed "$tmp/inject.out")
-  rm -f "$pcap"
-
-  vs_tcpreplay=$(ratio "$binding_fps" "$tcpreplay_fps")
-  vs_inject=$(ratio "$binding_fps" "$inject_fps")
-  verdict=$(awk -v r="$vs_tcpreplay" 'BEGIN { print (r != "n/a" && r >= 1.0) ? "PASS" : "MISS" }')
-  echo "binding/tcpreplay ${vs_tcpreplay}x (target >= 1.0x: $verdict), binding/inject ${vs_inject}x"
+  declare -A rates=() owns=()
+  for ((round = 0; round < ROUNDS; ++round)); do
+    line="round $((round + 1)), frames/s at vethA (own figure):"
+    for ((k = 0; k < ${#send_tools[@]}; ++k)); do
+      name=${send_tools[$(((k + round) % ${#send_tools[@]}))]}
+      measure "$name" "$size"
+      [ "$measured_count" = "$FRAMES" ] ||
+        { cat "$tmp/$name.out"; die "$name: vethA counted $measured_count of $FRAMES frames"; }
+      rates[$name]+="$measured_fps "
+      owns[$name]+="$measured_own "
+      line+=" $name $measured_fps ($measured_own)"
+    done
+    echo "$line"
+  done
+  row="$size"
+  for name in "${send_tools[@]}"; do
+    # shellcheck disable=SC2086  # the rounds' figures, split on purpose
+    row+=" $(median ${rates[$name]})"
+  done
+  for name in "${send_tools[@]}"; do
+    echo "  $name: frames/s at vethA ${rates[$name]% }; own figure ${owns[$name]% }"
+  done
+  unset rates owns
+  rm -f "$tmp/frames-$size.pcap"
+  send_rows+=("$row")
   echo
-  send_rows+=("$size $binding_fps $binding_failed $tcpreplay_fps ${tcpreplay_failed:-?} $inject_fps $inject_failed $vs_tcpreplay $vs_inject $verdict")
 done
 
 # burst SIZE SENDERS OUT: one burst of FRAMES frames on vethA from SENDERS concurrent
 # AF_PACKET senders (FRAMES/SENDERS each, disjoint sequence numbers). Writes to OUT the
-# senders' reports and then one line "burst sent=... fps=... backlog_drops=...", fps being
-# the sum of the senders' rates.
+# senders' reports and then one line "burst sent=... fps=... backlog_drops=... delivered=...
+# veth_drops=...": fps is the sum of the senders' rates, delivered the frames vethB
+# counted in, veth_drops the frames the pair dropped (vethA tx_dropped + vethB rx_dropped).
 burst() {
   local size=$1 senders=$2 out=$3 before i share pids=() status=0
   share=$((FRAMES / senders))
   before=$(backlog_drops)
+  local rx_before drop_before
+  rx_before=$(veth_counter "$ifb" rx_packets)
+  drop_before=$(($(veth_counter "$ifa" tx_dropped) + $(veth_counter "$ifb" rx_dropped)))
   for ((i = 0; i < senders; ++i)); do
     local n=$share
     [ "$i" -eq $((senders - 1)) ] && n=$((FRAMES - share * (senders - 1)))
@@ -166,6 +269,8 @@ burst() {
   for i in "${!pids[@]}"; do wait "${pids[$i]}" || status=$?; done
   bg_pids=("${bg_pids[@]:0:${#bg_pids[@]}-${#pids[@]}}")  # waited for: no longer ours to signal
   local drops=$(($(backlog_drops) - before))
+  local delivered=$(($(veth_counter "$ifb" rx_packets) - rx_before))
+  local veth_drops=$(($(veth_counter "$ifa" tx_dropped) + $(veth_counter "$ifb" rx_dropped) - drop_before))
   [ "$status" -eq 0 ] || { cat "$out".*; die "blast failed"; }
   : >"$out"
   local sent=0 fps=0
@@ -174,7 +279,7 @@ burst() {
     sent=$((sent + $(field sent "$out.$i")))
     fps=$((fps + $(field fps "$out.$i")))
   done
-  echo "burst sent=$sent fps=$fps backlog_drops=$drops" >>"$out"
+  echo "burst sent=$sent fps=$fps backlog_drops=$drops delivered=$delivered veth_drops=$veth_drops" >>"$out"
 }
 
 # burst_field KEY OUT: a value of burst's summary line.
@@ -233,35 +338,87 @@ for size in $RECV_SIZES; do
     t_backlog=$(burst_field backlog_drops "$tmp/burst-tcpdump.out")
     t_loss=$((t_sent - t_captured))
     echo "tcpdump: $t_captured of $t_sent frames captured, loss $t_loss, $t_ring dropped by" \
-      "kernel (ring full)"
+      "kernel (ring full); its counts: $(grep -E 'packets (captured|received|dropped)' "$tmp/tcpdump.out" | tr '\n' ';')"
+
+    # (c) netsniff-ng, the same ring size (its TPACKET_V3 ring, 64 MiB), silent, writing
+    # a pcap stream to /dev/null as tcpdump does; --no-sock-mem as for trafgen.
+    timeout $((limit + 30)) ip netns exec "$ns" netsniff-ng --in "$ifb" --out /dev/null --silent \
+      --ring-size 65536KiB --no-sock-mem >"$tmp/netsniff.out" 2>&1 &
+    ns_pid=$!
+    bg_pids=("$ns_pid")
+    wait_for 'Running!' "$tmp/netsniff.out" "$ns_pid" 10 ||
+      { cat "$tmp/netsniff.out"; die "netsniff-ng did not start"; }
+    burst "$size" "$senders" "$tmp/burst-netsniff.out"
+    sleep 1
+    kill -INT "$ns_pid" 2>/dev/null || true  # timeout passes SIGINT on to netsniff-ng
+    wait "$ns_pid" || true
+    bg_pids=()
+    grep -v '^burst ' "$tmp/burst-netsniff.out"
+    # At exit: "N packets incoming (U unread on exit)" (frames it read from its ring, and
+    # frames still in it), "N packets failed filter (out of space)" (the ring was full).
+    n_captured=$(tr -d '\r' <"$tmp/netsniff.out" | awk '/packets incoming/ { print $1 }')
+    n_unread=$(tr -d '\r' <"$tmp/netsniff.out" | awk '/packets incoming/ { sub(/^\(/, "", $4); print $4 }')
+    n_ring=$(tr -d '\r' <"$tmp/netsniff.out" | awk '/out of space/ { print $1 }')
+    [ -n "$n_captured" ] && [ -n "$n_ring" ] ||
+      { cat "$tmp/netsniff.out"; die "no statistics from netsniff-ng"; }
+    n_fps=$(burst_field fps "$tmp/burst-netsniff.out")
+    n_sent=$(burst_field sent "$tmp/burst-netsniff.out")
+    n_backlog=$(burst_field backlog_drops "$tmp/burst-netsniff.out")
+    n_loss=$((n_sent - n_captured))
+    echo "netsniff-ng: $n_captured of $n_sent frames read, loss $n_loss, $n_ring dropped by" \
+      "kernel (ring full), $n_unread unread at exit; its counts: $(tr -d '\r' <"$tmp/netsniff.out" |
+        grep -E 'packets (incoming|passed|failed)' | sed 's/^ *//' | tr '\n' ';')"
 
     verdict=$([ "$b_loss" -le "$t_loss" ] && echo PASS || echo MISS)
+    n_verdict=$([ "$b_loss" -le "$n_loss" ] && echo PASS || echo MISS)
     echo "loss: binding $b_loss (pool exhausted $b_pool, ring full $b_ring), tcpdump $t_loss" \
-      "(ring full $t_ring); target binding <= tcpdump: $verdict"
-    echo "backlog drops during the bursts (lost before any capture): $b_backlog, $t_backlog"
+      "(ring full $t_ring), netsniff-ng $n_loss (ring full $n_ring); target binding <= tcpdump:" \
+      "$verdict; binding <= netsniff-ng: $n_verdict"
+    echo "backlog drops during the bursts (lost before any capture): $b_backlog, $t_backlog, $n_backlog"
+    echo "frames vethB counted in during the bursts: $(burst_field delivered "$tmp/burst-binding.out")," \
+      "$(burst_field delivered "$tmp/burst-tcpdump.out"), $(burst_field delivered "$tmp/burst-netsniff.out");" \
+      "dropped by the veth pair: $(burst_field veth_drops "$tmp/burst-binding.out")," \
+      "$(burst_field veth_drops "$tmp/burst-tcpdump.out"), $(burst_field veth_drops "$tmp/burst-netsniff.out")"
     echo
-    recv_rows+=("$size $senders $b_fps $b_loss $b_pool $b_ring $t_fps $t_loss $t_ring $verdict")
+    recv_rows+=("$size $senders $b_fps $b_loss $b_pool $b_ring $t_fps $t_loss $t_ring $n_fps $n_loss $n_ring $verdict $n_verdict")
   done
 done
 
-echo "== summary (FRAMES=$FRAMES)"
+echo "== summary (FRAMES=$FRAMES, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end)"
 if [ ${#send_rows[@]} -gt 0 ]; then
-  printf '%-6s %12s %12s %12s %10s %10s %s\n' size binding/s tcpreplay/s inject/s b/tcpreplay b/inject \
-    "target b/tcpreplay>=1.0"
+  echo "send: frames/s at vethA's tx_packets counter, each sender alone, median of $ROUNDS rounds" \
+    "($([ "$PIN" = 1 ] && echo "senders on CPU 0" || echo "unpinned; trafgen on CPU 0"))"
+  printf '%-6s %11s %11s %11s %11s %11s\n' size binding/s sendmmsg/s trafgen/s inject/s tcpreplay/s
   for row in "${send_rows[@]}"; do
-    read -r s bf bfail tf tfail jf jfail r1 r2 v <<<"$row"
-    printf '%-6s %12s %12s %12s %10s %10s %s\n' "$s" "$bf" "$tf" "$jf" "${r1}x" "${r2}x" "$v"
-    [ "$bfail" = 0 ] && [ "$tfail" = 0 ] && [ "$jfail" = 0 ] ||
-      echo "       failed frames: binding $bfail, tcpreplay $tfail, inject $jfail"
+    # shellcheck disable=SC2086  # the row's fields
+    printf '%-6s %11s %11s %11s %11s %11s\n' $row
+  done
+  echo "binding / each peer; the fastest peer; targets (reported, not failed)"
+  printf '%-6s %10s %10s %10s %10s  %-26s %-22s %s\n' size b/sendmmsg b/trafgen b/inject \
+    b/tcpreplay "fastest peer: b/it" "b/tcpreplay>=1.0" "b/sendmmsg-loop>=1.0"
+  for row in "${send_rows[@]}"; do
+    read -r s bf mf gf jf tf <<<"$row"
+    best=sendmmsg best_fps=$mf
+    for peer in "trafgen $gf" "inject $jf" "tcpreplay $tf"; do
+      read -r p f <<<"$peer"
+      [ "$f" -gt "$best_fps" ] && { best=$p; best_fps=$f; }
+    done
+    vs_t=$(ratio "$bf" "$tf")
+    vs_m=$(ratio "$bf" "$mf")
+    printf '%-6s %9sx %9sx %9sx %9sx  %-26s %-22s %s\n' "$s" "$vs_m" "$(ratio "$bf" "$gf")" \
+      "$(ratio "$bf" "$jf")" "$vs_t" "$best: $(ratio "$bf" "$best_fps")x" \
+      "${vs_t}x $(awk -v r="$vs_t" 'BEGIN { print (r >= 1.0) ? "PASS" : "MISS" }')" \
+      "${vs_m}x $(awk -v r="$vs_m" 'BEGIN { print (r >= 1.0) ? "PASS" : "MISS" }')"
   done
 fi
 if [ ${#recv_rows[@]} -gt 0 ]; then
   echo
-  printf '%-6s %-7s %12s %13s %12s %13s %s\n' size senders "burst/s (b)" "binding loss" \
-    "burst/s (t)" "tcpdump loss" "target binding<=tcpdump"
+  echo "receive: one burst per capturer; loss = frames sent - frames the capturer counted"
+  printf '%-6s %-7s %11s %9s %11s %9s %11s %9s  %-17s %s\n' size senders "burst/s (b)" "b loss" \
+    "burst/s (t)" "tcpdump" "burst/s (n)" "netsniff" "b<=tcpdump" "b<=netsniff-ng"
   for row in "${recv_rows[@]}"; do
-    read -r s n bf bl bp br tf tl tr v <<<"$row"
-    printf '%-6s %-7s %12s %13s %12s %13s %s   (binding: pool %s, ring %s; tcpdump ring %s)\n' \
-      "$s" "$n" "$bf" "$bl" "$tf" "$tl" "$v" "$bp" "$br" "$tr"
+    read -r s n bf bl bp br tf tl tr nf nl nr v nv <<<"$row"
+    printf '%-6s %-7s %11s %9s %11s %9s %11s %9s  %-17s %-5s (binding: pool %s, ring %s; tcpdump ring %s; netsniff-ng ring %s)\n' \
+      "$s" "$n" "$bf" "$bl" "$tf" "$tl" "$nf" "$nl" "$v" "$nv" "$bp" "$br" "$tr" "$nr"
   done
 fi

@@ -29,6 +29,8 @@ packages=(
   clang libclang-rt-14-dev
   # optional benchmark peer: DPDK rte_mempool (the bench builds without it)
   libdpdk-dev
+  # benchmark peers: trafgen (TX_RING sender) and netsniff-ng (capture), one package
+  netsniff-ng
 )
 
 if [ "$(id -u)" -ne 0 ]; then
