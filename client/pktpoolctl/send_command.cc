@@ -33,11 +33,11 @@ using google::protobuf::util::TimeUtil;
 // Messages stay well under the daemon's default limits (4096 frames, 16 MiB).
 constexpr size_t kMaxFramesPerMessage = 1024;
 constexpr size_t kMaxBytesPerMessage = 4 << 20;
-// A pcap file sent at top speed goes as record blobs (pcap_records) of at most this many
-// frames and about this many bytes: large enough that a message costs the daemon little,
-// small enough that reading the file and sending overlap from the first message on.
-constexpr size_t kMaxRecordFramesPerMessage = 1024;
-constexpr size_t kMaxRecordBytesPerMessage = 1 << 20;
+// A pcap file sent at top speed goes as record blobs (pcap_records) within the same
+// bounds: a file of up to 1024 frames and 4 MiB is one message, which the daemon repeats
+// for --loop; a larger one streams, its first message leaving as soon as it is read.
+constexpr size_t kMaxRecordFramesPerMessage = kMaxFramesPerMessage;
+constexpr size_t kMaxRecordBytesPerMessage = kMaxBytesPerMessage;
 // A looped batch is repeated by the daemon up to this many frames per message.
 constexpr uint64_t kMaxRepeatedFramesPerMessage = 65536;
 // Timed sends: a message holds at most this much of the timeline and is written at most
@@ -380,7 +380,6 @@ void WriteTopSpeedRecords(const SendArgs& args, PcapRecordReader& reader, std::s
   send(std::move(second), second_count);
   while (!done()) {
     std::string records;
-    records.reserve(kMaxRecordBytesPerMessage + 65536);
     absl::StatusOr<size_t> count =
         reader.Next(&records, kMaxRecordFramesPerMessage, kMaxRecordBytesPerMessage);
     if (!count.ok()) {
@@ -476,7 +475,6 @@ int RunSendRecords(const SendArgs& args, const GlobalOptions& options) {
   // The first two messages are read before connecting: an empty or unreadable file is a
   // usage error, and a file that fits one message goes as one SendFrames call.
   std::string first, second;
-  first.reserve(kMaxRecordBytesPerMessage + 65536);
   absl::StatusOr<size_t> first_count =
       reader->Next(&first, kMaxRecordFramesPerMessage, kMaxRecordBytesPerMessage);
   if (!first_count.ok()) return ReportUsage(first_count.status());
