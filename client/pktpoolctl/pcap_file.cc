@@ -97,12 +97,14 @@ struct PcapRecordReader::State {
   // Direct: makes at least `want` bytes available from `at`, unless the file ends first.
   absl::Status Fill(size_t want) {
     while (available() < want && !end_of_file) {
+      // The bytes not handed out yet move to the front (none before the first read:
+      // then there is no buffer, and memcpy must not see its null pointer).
       if (capacity < want + kReadSize) {
         auto bigger = std::make_unique_for_overwrite<char[]>(want + kReadSize);
-        std::memcpy(bigger.get(), buffer.get() + at, available());
+        if (available() > 0) std::memcpy(bigger.get(), buffer.get() + at, available());
         buffer = std::move(bigger);
         capacity = want + kReadSize;
-      } else {
+      } else if (available() > 0) {
         std::memmove(buffer.get(), buffer.get() + at, available());
       }
       end = available();
