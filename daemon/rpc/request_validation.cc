@@ -98,22 +98,20 @@ absl::Status ValidateSendFrames(const v1::SendFramesRequest& request,
         "separate messages");
   }
   if (!records.empty()) {
-    absl::StatusOr<size_t> count = records::CountRecords(records);
-    if (!count.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("pcap_records: ", count.status().message(), "; nothing was sent"));
-    }
-    if (*count > max_frames_per_batch) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "pcap_records holds ", *count, " frames, over the limit of ", max_frames_per_batch,
-          " (limits.max_frames_per_batch); split it"));
-    }
-    views.reserve(*count);
-    // CountRecords accepted every header, so the walk below visits every record.
-    (void)records::ForEachRecord(records, [&](const records::RecordView& record) {
+    // One walk per message: it checks every header and collects the views.
+    absl::Status walked = records::ForEachRecord(records, [&](const records::RecordView& record) {
       views.emplace_back(reinterpret_cast<const uint8_t*>(record.data.data()),
                          record.data.size());
     });
+    if (!walked.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("pcap_records: ", walked.message(), "; nothing was sent"));
+    }
+    if (views.size() > max_frames_per_batch) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "pcap_records holds ", views.size(), " frames, over the limit of ",
+          max_frames_per_batch, " (limits.max_frames_per_batch); split it"));
+    }
   } else {
     if (static_cast<uint32_t>(request.frames_size()) > max_frames_per_batch) {
       return absl::InvalidArgumentError(absl::StrCat(
