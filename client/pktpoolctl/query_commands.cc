@@ -17,6 +17,7 @@ struct BindArgs {
   uint32_t pcap_buffer_bytes = 0;
   std::string filter;
   std::string direction;
+  std::string timestamp_precision;
   bool no_promiscuous = false;
   bool immediate = false;
   uint32_t timeout_ms = 0;
@@ -73,6 +74,10 @@ int RunBind(const BindArgs& args, const GlobalOptions& options) {
   if (args.direction == "in") o->set_direction(v1::DIRECTION_IN);
   if (args.direction == "out") o->set_direction(v1::DIRECTION_OUT);
   if (args.direction == "inout") o->set_direction(v1::DIRECTION_INOUT);
+  if (args.timestamp_precision == "nano") o->set_timestamp_precision(v1::TIMESTAMP_PRECISION_NANO);
+  if (args.timestamp_precision == "micro") {
+    o->set_timestamp_precision(v1::TIMESTAMP_PRECISION_MICRO);
+  }
   if (args.no_promiscuous) o->set_promiscuous(false);
   o->set_immediate_mode(args.immediate);
   if (args.timeout_ms != 0) {
@@ -180,6 +185,10 @@ void AddQueryCommands(CLI::App& app, CommandRun* run) {
   bind->add_option("--filter", bind_args->filter, "BPF filter of the binding (tcpdump syntax)");
   bind->add_option("--direction", bind_args->direction, "frames seen: in (default), out, inout")
       ->check(CLI::IsMember({"in", "out", "inout"}));
+  bind->add_option("--time-stamp-precision", bind_args->timestamp_precision,
+                   "captured timestamps: nano (default; the kernel then timestamps every "
+                   "frame the host receives) or micro (tcpdump's default, no such cost)")
+      ->check(CLI::IsMember({"nano", "micro"}));
   bind->add_flag("--no-promisc", bind_args->no_promiscuous, "do not enter promiscuous mode");
   bind->add_flag("--immediate", bind_args->immediate, "libpcap immediate mode");
   bind->add_option("--timeout-ms", bind_args->timeout_ms, "block timeout (default 2 ms)");

@@ -166,9 +166,11 @@ void Binding::OnFrame(u_char* self, const pcap_pkthdr* header, const u_char* dat
 }
 
 void Binding::Receive(const pcap_pkthdr* header, const uint8_t* data) {
-  // Nanosecond precision was asked for at open: tv_usec holds nanoseconds.
+  // tv_usec holds nanoseconds or microseconds, as options_.timestamp_precision asked.
+  const int64_t fraction_unit_ns =
+      options_.timestamp_precision == TimestampPrecision::kMicro ? 1000 : 1;
   const absl::Time timestamp = absl::FromUnixSeconds(header->ts.tv_sec) +
-                               absl::Nanoseconds(header->ts.tv_usec);
+                               absl::Nanoseconds(header->ts.tv_usec * fraction_unit_ns);
   pool::Packet* packet = rx_current_->Fill(data, header->caplen, timestamp, header->len,
                                    interface_index_.load(std::memory_order_relaxed));
   if (packet == nullptr) {

@@ -12,6 +12,10 @@ namespace pktpool::capture {
 // Which frames the capture handle sees (pcap_setdirection).
 enum class Direction : uint8_t { kIn, kOut, kInOut };
 
+// Precision libpcap gives captured timestamps. kNano costs the whole host a timestamp on
+// every received frame (SO_TIMESTAMPNS); kMicro, tcpdump's default, does not.
+enum class TimestampPrecision : uint8_t { kNano, kMicro };
+
 // Sizes of one pair of pools (packet descriptors + buffer descriptors and their memory).
 struct PoolSizes {
   uint32_t packet_descriptors = 1024;
@@ -70,6 +74,7 @@ struct BindingOptions {
   // loses frames (counted by libpcap as ps_drop), as with tcpdump. Off: a frame that
   // finds no free receive packet is dropped and counted as an rx RESOURCES drop.
   bool rx_hold_when_exhausted = true;
+  TimestampPrecision timestamp_precision = TimestampPrecision::kNano;
 };
 
 }  // namespace pktpool::capture

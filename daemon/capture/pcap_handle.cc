@@ -67,7 +67,12 @@ absl::StatusOr<PcapHandle> PcapHandle::OpenCapture(const std::string& interface,
   pcap_set_buffer_size(pcap, static_cast<int>(options.pcap_buffer_bytes));
   pcap_set_immediate_mode(pcap, options.immediate_mode ? 1 : 0);
   pcap_set_timeout(pcap, static_cast<int>(absl::ToInt64Milliseconds(options.pcap_timeout)));
-  pcap_set_tstamp_precision(pcap, PCAP_TSTAMP_PRECISION_NANO);
+  // Nano makes libpcap set SO_TIMESTAMPNS, which turns on the kernel's global
+  // timestamping of every received frame; micro leaves it off (the TPACKET_V3 ring still
+  // timestamps each captured frame, and libpcap rounds it down to microseconds).
+  pcap_set_tstamp_precision(pcap, options.timestamp_precision == TimestampPrecision::kMicro
+                                      ? PCAP_TSTAMP_PRECISION_MICRO
+                                      : PCAP_TSTAMP_PRECISION_NANO);
   const int activated = pcap_activate(pcap);
   if (activated < 0) return ActivateError(pcap, activated, interface);
   if (pcap_datalink(pcap) != DLT_EN10MB) {

@@ -269,6 +269,12 @@ void CheckBindingOptions(Problems& problems, const Scope& scope,
                               " is not a direction; use DIRECTION_IN, DIRECTION_OUT or "
                               "DIRECTION_INOUT"));
   }
+  if (!v1::TimestampPrecision_IsValid(options.timestamp_precision())) {
+    problems.Add(scope, "timestamp_precision",
+                 absl::StrCat(static_cast<int>(options.timestamp_precision()),
+                              " is not a precision; use TIMESTAMP_PRECISION_NANO or "
+                              "TIMESTAMP_PRECISION_MICRO"));
+  }
   if (options.has_pcap_timeout()) {
     const google::protobuf::Duration& timeout = options.pcap_timeout();
     const absl::Duration value = absl::Seconds(timeout.seconds()) + absl::Nanoseconds(timeout.nanos());
@@ -481,6 +487,12 @@ v1::BindingOptions BindingOptionsWithDefaults(v1::BindingOptions options) {
   if (options.pcap_buffer_bytes() == 0) options.set_pcap_buffer_bytes(defaults.pcap_buffer_bytes);
   if (options.direction() == v1::DIRECTION_UNSPECIFIED) {
     options.set_direction(ToProto(defaults.direction));
+  }
+  if (options.timestamp_precision() == v1::TIMESTAMP_PRECISION_UNSPECIFIED) {
+    options.set_timestamp_precision(defaults.timestamp_precision ==
+                                            capture::TimestampPrecision::kMicro
+                                        ? v1::TIMESTAMP_PRECISION_MICRO
+                                        : v1::TIMESTAMP_PRECISION_NANO);
   }
   if (!options.has_promiscuous()) options.set_promiscuous(defaults.promiscuous);
   if (!options.has_rx_hold_when_exhausted()) {

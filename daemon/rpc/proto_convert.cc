@@ -94,6 +94,9 @@ capture::BindingOptions ToBindingOptions(const v1::BindingOptions& in) {
   out.tx = ToPoolSizes(in.tx(), out.tx);
   if (in.rx_preallocate() != 0) out.rx_preallocate = in.rx_preallocate();
   if (in.has_rx_hold_when_exhausted()) out.rx_hold_when_exhausted = in.rx_hold_when_exhausted();
+  if (in.timestamp_precision() == v1::TIMESTAMP_PRECISION_MICRO) {
+    out.timestamp_precision = capture::TimestampPrecision::kMicro;
+  }
   return out;
 }
 
@@ -113,6 +116,9 @@ v1::BindingOptions FromBindingOptions(const capture::BindingOptions& in) {
   FromPoolSizes(in.tx, out.mutable_tx());
   out.set_rx_preallocate(in.rx_preallocate);
   out.set_rx_hold_when_exhausted(in.rx_hold_when_exhausted);
+  out.set_timestamp_precision(in.timestamp_precision == capture::TimestampPrecision::kMicro
+                                  ? v1::TIMESTAMP_PRECISION_MICRO
+                                  : v1::TIMESTAMP_PRECISION_NANO);
   return out;
 }
 

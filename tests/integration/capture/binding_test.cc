@@ -600,6 +600,40 @@ TEST_F(BindingTest, OwnFramesAreNotRecapturedByDefault) {
   receiver->Unsubscribe(peer);
 }
 
+// Nanosecond timestamps by default; with kMicro (tcpdump's default, which spares the host
+// SO_TIMESTAMPNS) whole microseconds, still on the wall clock.
+TEST_F(BindingTest, TimestampPrecisionNanoByDefaultMicroWhenAsked) {
+  Binding* sender = Bind(ns_->a());
+  Binding* nano = Bind(ns_->b());
+  BindingOptions micro_options;
+  micro_options.timestamp_precision = TimestampPrecision::kMicro;
+  Binding* micro = Bind(ns_->b(), micro_options);
+  auto nano_frames = nano->Subscribe("nano", 1024);
+  auto micro_frames = micro->Subscribe("micro", 1024);
+  std::vector<Frame> frames;
+  for (uint32_t i = 0; i < 50; ++i) frames.push_back(MakeFrame(i, 80));
+  const absl::Time before = absl::Now();
+  for (const auto& r : sender->Send(Spans(frames), {.wait_for_resources = absl::Seconds(5)})) {
+    ASSERT_EQ(r.error, SendError::kNone);
+  }
+  const std::vector<Arrival> in_nano = CollectArrivals(*nano_frames, 50, absl::Seconds(5));
+  const std::vector<Arrival> in_micro = CollectArrivals(*micro_frames, 50, absl::Seconds(5));
+  const absl::Time after = absl::Now();
+  ExpectInOrder(in_nano, 50);
+  ExpectInOrder(in_micro, 50);
+  auto sub_microsecond = [](absl::Time t) { return absl::ToUnixNanos(t) % 1000; };
+  size_t nano_with_fraction = 0;
+  for (const Arrival& a : in_nano) nano_with_fraction += sub_microsecond(a.at) != 0 ? 1 : 0;
+  EXPECT_GT(nano_with_fraction, 0u) << "50 nanosecond timestamps, all whole microseconds";
+  for (const Arrival& a : in_micro) {
+    EXPECT_EQ(sub_microsecond(a.at), 0) << a.sequence;
+    EXPECT_GE(a.at, before - absl::Milliseconds(1)) << a.sequence;
+    EXPECT_LE(a.at, after) << a.sequence;
+  }
+  nano->Unsubscribe(nano_frames);
+  micro->Unsubscribe(micro_frames);
+}
+
 TEST_F(BindingTest, BadInputsGetClearErrorsAndLoseNothing) {
   EXPECT_EQ(Binding::Open("pktnone0", {}).status().code(), absl::StatusCode::kNotFound);
   BindingOptions bad_filter;

@@ -299,7 +299,8 @@ TEST_F(CtlTest, UnbindAndBindChangeTheDaemonsBindings) {
   ASSERT_EQ(listed.bindings_size(), 1);
 
   CommandResult bind = Ctl({"-o", "json", "bind", ns_->b(), "--snaplen", "2048", "--tx-packets",
-                            "300", "--tx-overflow", "20", "--rx-hold", "--filter", "not arp"});
+                            "300", "--tx-overflow", "20", "--rx-hold", "--filter", "not arp",
+                            "--time-stamp-precision", "micro"});
   ASSERT_EQ(bind.exit_code, 0) << bind.err;
   v1::BindResponse bound = ParseJson<v1::BindResponse>(bind.out);
   EXPECT_EQ(bound.binding().interface(), ns_->b());
@@ -311,6 +312,7 @@ TEST_F(CtlTest, UnbindAndBindChangeTheDaemonsBindings) {
   EXPECT_EQ(options.tx().packet_overflow(), 20u);
   EXPECT_TRUE(options.rx_hold_when_exhausted());
   EXPECT_EQ(options.filter(), "not arp");
+  EXPECT_EQ(options.timestamp_precision(), v1::TIMESTAMP_PRECISION_MICRO);
 
   CommandResult again = Ctl({"bind", ns_->b()});
   EXPECT_EQ(again.exit_code, 1);

@@ -470,6 +470,17 @@ TEST(ValidateConfigTest, UnknownDirectionRejected) {
   EXPECT_THAT(Message(status), StartsWith("bindings[0].options.direction: 7 is not a direction"));
 }
 
+TEST(ValidateConfigTest, UnknownTimestampPrecisionRejected) {
+  v1::DaemonConfig config;
+  v1::BindConfig* binding = config.add_bindings();
+  binding->set_interface("vethcfg0");
+  binding->mutable_options()->set_timestamp_precision(static_cast<v1::TimestampPrecision>(9));
+  const absl::Status status = ValidateConfig(config, "");
+  ASSERT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_THAT(Message(status),
+              StartsWith("bindings[0].options.timestamp_precision: 9 is not a precision"));
+}
+
 TEST(ValidateBindingOptionsTest, NamesTheGivenFieldPath) {
   v1::BindingOptions options;
   options.set_snaplen(32);
@@ -496,6 +507,7 @@ TEST(WithDefaultsTest, FillsEveryUnsetFieldForRoot) {
   EXPECT_EQ(options.pcap_buffer_bytes(), 64u << 20);
   EXPECT_EQ(options.filter(), "");
   EXPECT_EQ(options.direction(), v1::DIRECTION_IN);
+  EXPECT_EQ(options.timestamp_precision(), v1::TIMESTAMP_PRECISION_NANO);
   ASSERT_TRUE(options.has_promiscuous());
   EXPECT_TRUE(options.promiscuous());
   ASSERT_TRUE(options.has_rx_hold_when_exhausted());
@@ -535,6 +547,7 @@ TEST(WithDefaultsTest, KeepsSetValues) {
   options->set_snaplen(128);
   options->set_promiscuous(false);
   options->set_direction(v1::DIRECTION_OUT);
+  options->set_timestamp_precision(v1::TIMESTAMP_PRECISION_MICRO);
   options->mutable_pcap_timeout()->set_seconds(1);
   options->mutable_rx()->set_buffer_size(512);
   options->set_rx_preallocate(8);
@@ -546,6 +559,7 @@ TEST(WithDefaultsTest, KeepsSetValues) {
   EXPECT_EQ(applied.snaplen(), 128u);
   EXPECT_FALSE(applied.promiscuous());
   EXPECT_EQ(applied.direction(), v1::DIRECTION_OUT);
+  EXPECT_EQ(applied.timestamp_precision(), v1::TIMESTAMP_PRECISION_MICRO);
   EXPECT_EQ(applied.pcap_timeout().seconds(), 1);
   EXPECT_EQ(applied.pcap_timeout().nanos(), 0);
   EXPECT_EQ(applied.rx().buffer_size(), 512u);
