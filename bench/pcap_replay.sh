@@ -34,8 +34,11 @@
 # frames over it. Each tool's own figure (its clock after loading) is printed beside it.
 # Targets: pktpoolctl/trafgen >= 1.0 and pktpoolctl/tcpreplay >= 1.0 (frames/s by wall
 # time; per file the median of the rounds' ratios). Environment: FRAMES (default
-# 1000000), SIZES (default "64 1514"), ROUNDS (default 3). A report: exits 0 whether or
-# not the targets are met, non-zero when it cannot run.
+# 1000000), SIZES (default "64 1514"), ROUNDS (default 3), TIMESTAMPS (the binding's
+# `bind --time-stamp-precision`, nano (default) or micro: pktpoold stays bound while every
+# tool runs, and with nano libpcap's SO_TIMESTAMPNS makes the kernel timestamp every frame
+# replay-b receives, whichever tool sent it). A report: exits 0 whether or not the targets
+# are met, non-zero when it cannot run.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -44,6 +47,7 @@ build=${1:-$root/build}
 FRAMES=${FRAMES:-1000000}
 SIZES=${SIZES:-"64 1514"}
 ROUNDS=${ROUNDS:-3}
+TIMESTAMPS=${TIMESTAMPS:-nano}
 writer=$build/bench/veth_throughput
 daemon=$build/daemon/pktpoold
 ctl=$build/client/pktpoolctl/pktpoolctl
@@ -61,6 +65,7 @@ command -v trafgen >/dev/null ||
 [[ "$FRAMES" =~ ^[1-9][0-9]*$ ]] && [ "$FRAMES" -ge 1000 ] && [ $((FRAMES % 1000)) -eq 0 ] ||
   die "FRAMES must be a multiple of 1000 (the small file is 1000 frames, looped), not '$FRAMES'"
 [[ "$ROUNDS" =~ ^[1-9]$ ]] || die "ROUNDS must be 1 to 9, not '$ROUNDS'"
+[[ "$TIMESTAMPS" =~ ^(nano|micro)$ ]] || die "TIMESTAMPS must be nano or micro, not '$TIMESTAMPS'"
 for s in $SIZES; do
   [[ "$s" =~ ^[0-9]+$ ]] && [ "$s" -ge 60 ] && [ "$s" -le 1514 ] ||
     die "frame sizes must be 60 to 1514 bytes (the veth MTU is 1500), not '$s'"
@@ -86,10 +91,12 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 socket=$tmp/pktpoold.sock
-ip netns exec "$ns" "$daemon" --socket "$socket" --bind "$ifa" 2>"$tmp/daemon.log" &
+ip netns exec "$ns" "$daemon" --socket "$socket" 2>"$tmp/daemon.log" &
 daemon_pid=$!
 for _ in $(seq 100); do [ -S "$socket" ] && break; sleep 0.1; done
 [ -S "$socket" ] || { cat "$tmp/daemon.log"; die "pktpoold did not start"; }
+ip netns exec "$ns" "$ctl" --socket "$socket" bind "$ifa" --time-stamp-precision "$TIMESTAMPS" \
+  >/dev/null || { cat "$tmp/daemon.log"; die "pktpoolctl bind $ifa failed"; }
 
 limit=$((FRAMES / 50000 + 60))
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
@@ -139,7 +146,8 @@ tools=(pktpoolctl trafgen sendmmsg tcpreplay)
 echo "pcap_replay: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, kernel $(uname -r)," \
   "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "$(tcpreplay --version 2>&1 | head -1); $(trafgen --version 2>&1 | head -1)"
-echo "namespace $ns: $ifa <-> $ifb (veth); pktpoold binds $ifa; FRAMES=$FRAMES, ROUNDS=$ROUNDS"
+echo "namespace $ns: $ifa <-> $ifb (veth); pktpoold binds $ifa" \
+  "(--time-stamp-precision $TIMESTAMPS); FRAMES=$FRAMES, ROUNDS=$ROUNDS"
 echo "frames/s = FRAMES / wall time of the whole process; in brackets the tool's own figure"
 echo
 rows=()

@@ -8,9 +8,11 @@
 // (locally administered), ethertype 0x88B5 (IEEE local experimental), then a big-endian
 // 64-bit sequence number and a fixed fill pattern up to --size bytes.
 //
-//   veth_throughput send IFACE --frames N --size S [--batch B] [--threads T] [--max-seconds T]
+//   veth_throughput send IFACE --frames N --size S [--batch B] [--threads T] [--micro]
+//                        [--max-seconds T]
 //       Binding::Open + Binding::Send in batches of B (default 256), from T threads
-//       (default 1) that each send every T-th batch.
+//       (default 1) that each send every T-th batch. --micro: the binding's timestamps in
+//       microseconds, so libpcap does not turn on the host's timestamping of every frame.
 //   veth_throughput inject IFACE --frames N --size S [--max-seconds T]
 //       The bare reference: pcap_open_live + one pcap_inject per frame.
 //   veth_throughput sendmmsg IFACE --frames N --size S [--batch B] [--max-seconds T]
@@ -95,7 +97,7 @@ constexpr size_t kMaxFrame = 9216;              // a jumbo frame; the veth MTU d
 void Usage() {
   std::fprintf(stderr,
                "usage:\n"
-               "  veth_throughput send IFACE --frames N --size S [--batch B] [--threads T]"
+               "  veth_throughput send IFACE --frames N --size S [--batch B] [--threads T] [--micro]"
                " [--max-seconds T]\n"
                "  veth_throughput inject IFACE --frames N --size S [--max-seconds T]\n"
                "  veth_throughput sendmmsg IFACE --frames N --size S [--batch B]"
@@ -124,6 +126,7 @@ struct Args {
   double max_seconds = 60;      // hard bound of every loop
   bool qdisc_bypass = false;
   bool hold = false;  // receive: rx_hold_when_exhausted (frames wait in the ring)
+  bool micro = false;  // send: the binding's capture handle in microseconds (no SO_TIMESTAMPNS)
   std::string filter;
   std::string pcap;   // sendmmsg: send this file's frames instead of generated ones
   uint64_t loop = 1;  // sendmmsg --pcap: times the file is sent
@@ -150,6 +153,10 @@ bool ParseArgs(int argc, char** argv, Args* args) {
     }
     if (flag == "--qdisc-bypass") {
       args->qdisc_bypass = true;
+      continue;
+    }
+    if (flag == "--micro") {
+      args->micro = true;
       continue;
     }
     if (i + 1 >= argc) {
@@ -269,6 +276,7 @@ int RunSend(const Args& args) {
   options.rx_preallocate = 64;
   options.tx.packet_descriptors = 4096;
   options.tx.buffer_count = 8192;
+  if (args.micro) options.timestamp_precision = pktpool::capture::TimestampPrecision::kMicro;
   auto opened = Binding::Open(args.target, options);
   if (!opened.ok()) {
     std::fprintf(stderr, "send: Binding::Open(%s): %s\n", args.target.c_str(),

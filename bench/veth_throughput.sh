@@ -10,7 +10,8 @@
 # ethertype 0x88B5 (local experimental), with a sequence number.
 #
 #   send:    per frame size, FRAMES frames on vethA from each sender alone, nothing
-#            attached to vethB: Binding::Send (batches of 256); a bare sendmmsg loop
+#            attached to vethB: Binding::Send (batches of 256), with the default nanosecond
+#            timestamps and with --micro (b-micro: no SO_TIMESTAMPNS); a bare sendmmsg loop
 #            (AF_PACKET bound to vethA, PACKET_QDISC_BYPASS, 64 frames per call); trafgen
 #            (netsniff-ng's, one CPU, its TX_RING and qdisc bypass, the first 1000 frames
 #            as its configuration, round robin to FRAMES); a bare pcap_inject loop; and
@@ -133,7 +134,7 @@ if [ "$PIN" = 1 ]; then
   pin=(taskset -c 0)
   [ "$(nproc)" -ge 2 ] && watch_pin=(taskset -c 1)
 fi
-send_tools=(binding sendmmsg trafgen inject tcpreplay)
+send_tools=(binding binding-micro sendmmsg trafgen inject tcpreplay)
 trafgen_frames=$((FRAMES < 1000 ? FRAMES : 1000))
 
 echo "veth_throughput: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, kernel $(uname -r)," \
@@ -152,6 +153,8 @@ run_sender() {
   case $name in
     binding) "${exec[@]}" "$bin" send "$ifa" --frames "$FRAMES" --size "$size" --batch "$BATCH" \
       --threads "$SEND_THREADS" --max-seconds "$limit" ;;
+    binding-micro) "${exec[@]}" "$bin" send "$ifa" --frames "$FRAMES" --size "$size" \
+      --batch "$BATCH" --threads "$SEND_THREADS" --micro --max-seconds "$limit" ;;
     sendmmsg) "${exec[@]}" "$bin" sendmmsg "$ifa" --frames "$FRAMES" --size "$size" \
       --max-seconds "$limit" ;;
     # --no-sock-mem: trafgen would raise net.core.[rw]mem_*; in a namespace those are
@@ -167,7 +170,7 @@ run_sender() {
 # own_figure NAME: frames/s by the sender's own clock, from $tmp/NAME.out.
 own_figure() {
   case $1 in
-    binding | sendmmsg | inject) field fps "$tmp/$1.out" ;;
+    binding | binding-micro | sendmmsg | inject) field fps "$tmp/$1.out" ;;
     # "0 sec, 634745 usec on CPU0 (1000000 packets)": its loop until the last frame is in
     # the ring; the ring's last flush (up to 256 frames) comes after.
     trafgen) tr -d '\r' <"$tmp/trafgen.out" | awk '/usec on CPU/ { s = $1 + $3 / 1e6;
@@ -388,16 +391,24 @@ echo "== summary (FRAMES=$FRAMES, load average $(cut -d' ' -f1-3 /proc/loadavg) 
 if [ ${#send_rows[@]} -gt 0 ]; then
   echo "send: frames/s at vethA's tx_packets counter, each sender alone, median of $ROUNDS rounds" \
     "($([ "$PIN" = 1 ] && echo "senders on CPU 0" || echo "unpinned; trafgen on CPU 0"))"
-  printf '%-6s %11s %11s %11s %11s %11s\n' size binding/s sendmmsg/s trafgen/s inject/s tcpreplay/s
+  printf '%-6s %11s %11s %11s %11s %11s %11s\n' size binding/s b-micro/s sendmmsg/s trafgen/s \
+    inject/s tcpreplay/s
   for row in "${send_rows[@]}"; do
     # shellcheck disable=SC2086  # the row's fields
-    printf '%-6s %11s %11s %11s %11s %11s\n' $row
+    printf '%-6s %11s %11s %11s %11s %11s %11s\n' $row
+  done
+  echo "b-micro: the binding with --micro (timestamp_precision MICRO, tcpdump's default): libpcap" \
+    "sets no SO_TIMESTAMPNS, so the kernel does not timestamp every frame vethB receives"
+  printf '%-6s %16s\n' size b-micro/sendmmsg
+  for row in "${send_rows[@]}"; do
+    read -r s _ uf mf _ <<<"$row"
+    printf '%-6s %15sx\n' "$s" "$(ratio "$uf" "$mf")"
   done
   echo "binding / each peer; the fastest peer; targets (reported, not failed)"
   printf '%-6s %10s %10s %10s %10s  %-26s %-22s %s\n' size b/sendmmsg b/trafgen b/inject \
     b/tcpreplay "fastest peer: b/it" "b/tcpreplay>=1.0" "b/sendmmsg-loop>=1.0"
   for row in "${send_rows[@]}"; do
-    read -r s bf mf gf jf tf <<<"$row"
+    read -r s bf _ mf gf jf tf <<<"$row"
     best=sendmmsg best_fps=$mf
     for peer in "trafgen $gf" "inject $jf" "tcpreplay $tf"; do
       read -r p f <<<"$peer"
