@@ -11,7 +11,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -23,6 +22,7 @@
 #include "daemon/config/config.h"
 #include "daemon/config/config_diff.h"
 #include "daemon/heap_trimmer.h"
+#include "daemon/listen_claims.h"
 #include "daemon/metrics/metrics_server.h"
 #include "daemon/metrics/prometheus_text.h"
 #include "daemon/process_settings.h"
@@ -144,20 +144,32 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> TcpCredentials(
   return grpc::SslServerCredentials(options);
 }
 
-// Makes the socket's directory and removes a stale socket file left by a crash.
-absl::Status PrepareSocketPath(const std::string& path) {
-  std::error_code error;
-  const auto directory = std::filesystem::path(path).parent_path();
-  if (!directory.empty()) std::filesystem::create_directories(directory, error);
-  struct stat info {};
-  if (lstat(path.c_str(), &info) == 0) {
-    if (!S_ISSOCK(info.st_mode)) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(path, " exists and is not a socket; choose another --socket"));
+// Every address the daemon will listen on is free, and the Unix socket is ours: checked
+// before anything is bound, so a second daemon stops at once and takes nothing.
+absl::StatusOr<pktpool::SocketClaim> ClaimListenAddresses(const DaemonConfig& config) {
+  absl::StatusOr<pktpool::SocketClaim> claim =
+      pktpool::SocketClaim::Take(config.listen().unix_socket());
+  if (!claim.ok()) return claim.status();
+  // Validated already: ParseHostPort cannot fail here.
+  if (!config.listen().tcp_address().empty()) {
+    const auto tcp = pktpool::config::ParseHostPort(config.listen().tcp_address(), false);
+    if (absl::Status free = pktpool::CheckTcpAddressFree(tcp->host, tcp->port,
+                                                          "--listen (listen.tcp_address)");
+        !free.ok()) {
+      return free;
     }
-    unlink(path.c_str());
   }
-  return absl::OkStatus();
+  if (!config.metrics().listen_address().empty()) {
+    const auto metrics = pktpool::config::ParseHostPort(config.metrics().listen_address(), true);
+    if (metrics->port != 0) {
+      if (absl::Status free = pktpool::CheckTcpAddressFree(
+              metrics->host, metrics->port, "--metrics (metrics.listen_address)");
+          !free.ok()) {
+        return free;
+      }
+    }
+  }
+  return claim;
 }
 
 }  // namespace
@@ -191,6 +203,12 @@ int main(int argc, char** argv) {
   }
   const DaemonConfig config = std::move(*loaded);
 
+  absl::StatusOr<pktpool::SocketClaim> claim = ClaimListenAddresses(config);
+  if (!claim.ok()) {
+    Log("<3>", std::string(claim.status().message()));
+    return 1;
+  }
+
   // Signals are taken by sigwait below; block them before any thread starts.
   sigset_t signals;
   sigemptyset(&signals);
@@ -217,10 +235,8 @@ int main(int argc, char** argv) {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   const std::string& unix_socket = config.listen().unix_socket();
-  if (absl::Status prepared = PrepareSocketPath(unix_socket); !prepared.ok()) {
-    Log("<3>", std::string(prepared.message()));
-    return 1;
-  }
+  // gRPC sets SO_REUSEPORT by default: a second daemon could then share the TCP port.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort("unix:" + unix_socket, grpc::InsecureServerCredentials());
   if (!config.listen().tcp_address().empty()) {
     auto credentials = TcpCredentials(config.listen());

@@ -2,7 +2,9 @@
 // RELOADING, STOPPING), SIGHUP config reload under traffic, and /metrics against GetStats.
 // The daemon runs as its own process in a network namespace of the test's own, with a
 // veth pair; traffic goes only there.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <httplib.h>
 #include <signal.h>
 #include <spawn.h>
@@ -49,6 +51,7 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // Polls `done` every 20 ms for at most `limit`; true once it holds.
 bool WaitUntil(const std::function<bool()>& done, absl::Duration limit) {
@@ -143,7 +146,12 @@ class OpsTest : public testing::NamespaceTest {
         posix_spawn(&pid_, PKTPOOLD_PATH, &actions, nullptr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     ASSERT_EQ(spawned, 0);
-    channel_ = grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials());
+    // A channel of its own (a local subchannel pool): after a kill -9 the next daemon's
+    // channel must not reuse the dead one's connection, as a new client process would not.
+    grpc::ChannelArguments arguments;
+    arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    channel_ = grpc::CreateCustomChannel("unix:" + socket_, grpc::InsecureChannelCredentials(),
+                                         arguments);
     const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(10);
     bool connected = false;
     while (!connected && std::chrono::system_clock::now() < deadline) {
@@ -225,6 +233,18 @@ class OpsTest : public testing::NamespaceTest {
   // Subscribers on `interface` now (a Capture stream is one once it is set up).
   int Subscribers(const std::string& interface) {
     return StatsOf(interface).subscribers_size();
+  }
+
+  // Runs another pktpoold with `args` to its end, sending it SIGTERM after `seconds`: its
+  // exit status (0 after a clean SIGTERM), and its stderr in `err`.
+  int RunOtherDaemon(const std::string& args, std::string* err, int seconds = 20) {
+    static std::atomic<int> runs{0};
+    const std::string err_path = absl::StrCat(dir_, "/other-", runs++, ".stderr");
+    const int status = std::system(absl::StrCat("timeout --preserve-status -k 5 ", seconds, " ",
+                                                PKTPOOLD_PATH, " ", args, " 2> ", err_path)
+                                       .c_str());
+    *err = ReadWholeFile(err_path);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
 
   static inline int counter_ = 0;
@@ -821,6 +841,85 @@ TEST_F(OpsTest, MetricsFlagMirrorsTheConfigFieldAndVersionFlagPrintsTheVersion) 
   v1::GetVersionResponse version;
   ASSERT_TRUE(Call(&v1::PktPool::Stub::GetVersion, v1::GetVersionRequest{}, &version).ok());
   EXPECT_EQ(ReadWholeFile(out), absl::StrCat("pktpoold ", version.version(), "\n"));
+}
+
+// Fault table (README, "Reliability"): a second daemon on the socket.
+TEST_F(OpsTest, ASecondDaemonOnTheSocketStopsAndTheFirstKeepsServing) {
+  StartDaemon({"--bind", ns_->a()});
+  std::string err;
+  EXPECT_EQ(RunOtherDaemon(absl::StrCat("--socket ", socket_, " --bind ", ns_->b()), &err), 1);
+  EXPECT_THAT(err, HasSubstr(absl::StrCat("another pktpoold (pid ", pid_, ") serves on ",
+                                          socket_)))
+      << err;
+  // The first still answers on its socket, with its binding, and nobody bound the other end.
+  EXPECT_EQ(BoundInterfaces(), std::vector<std::string>{ns_->a()});
+  EXPECT_TRUE(std::filesystem::exists(socket_));
+}
+
+// Two daemons started at the same moment on one socket: the lock lets exactly one win.
+TEST_F(OpsTest, TwoDaemonsStartingAtOnceOnOneSocketOneWins) {
+  std::string err[2];
+  int status[2] = {-1, -1};
+  {
+    std::thread first([&] {
+      status[0] = RunOtherDaemon(absl::StrCat("--socket ", socket_, " --bind ", ns_->a()),
+                                 &err[0], 4);
+    });
+    std::thread second([&] {
+      status[1] = RunOtherDaemon(absl::StrCat("--socket ", socket_, " --bind ", ns_->b()),
+                                 &err[1], 4);
+    });
+    first.join();
+    second.join();
+  }
+  // The winner served until SIGTERM (exit 0); the other stopped at once with exit 1.
+  EXPECT_EQ(std::min(status[0], status[1]), 0) << err[0] << err[1];
+  EXPECT_EQ(std::max(status[0], status[1]), 1) << err[0] << err[1];
+  const std::string& loser = status[0] == 1 ? err[0] : err[1];
+  EXPECT_THAT(loser, HasSubstr("serves on " + socket_)) << loser;
+  EXPECT_THAT(loser, Not(HasSubstr("bound "))) << "the loser bound an interface: " << loser;
+}
+
+// Fault table: the stale socket a kill -9 leaves.
+TEST_F(OpsTest, AfterKillNineTheNextDaemonTakesTheStaleSocket) {
+  StartDaemon({"--bind", ns_->a()});
+  kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  ASSERT_TRUE(std::filesystem::exists(socket_)) << "kill -9 left no socket file to test with";
+  StartDaemon({"--bind", ns_->a()});
+  EXPECT_EQ(BoundInterfaces(), std::vector<std::string>{ns_->a()});
+}
+
+// Fault table: the TCP listen address or the metrics port is taken.
+TEST_F(OpsTest, ATakenListenAddressOrMetricsPortIsAClearStartupError) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(listen(fd, 1), 0);
+  socklen_t length = sizeof(address);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const std::string taken = absl::StrCat("127.0.0.1:", ntohs(address.sin_port));
+  std::string err;
+  EXPECT_EQ(RunOtherDaemon(absl::StrCat("--socket ", socket_, " --bind ", ns_->a(),
+                                        " --listen ", taken),
+                           &err),
+            1);
+  EXPECT_THAT(err, HasSubstr(taken + " is already in use")) << err;
+  EXPECT_THAT(err, HasSubstr("--listen")) << err;
+  EXPECT_EQ(RunOtherDaemon(absl::StrCat("--socket ", socket_, " --bind ", ns_->a(),
+                                        " --metrics ", taken),
+                           &err),
+            1);
+  EXPECT_THAT(err, HasSubstr(taken + " is already in use")) << err;
+  EXPECT_THAT(err, HasSubstr("--metrics")) << err;
+  close(fd);
+  // Nothing was left listening: a daemon starts on the same socket now.
+  StartDaemon({"--bind", ns_->a()});
+  EXPECT_EQ(BoundInterfaces(), std::vector<std::string>{ns_->a()});
 }
 
 }  // namespace
