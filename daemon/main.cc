@@ -56,6 +56,7 @@ std::string OneLine(absl::string_view message) {
 // What the command line says; flags override the config file.
 struct Flags {
   std::string config_path, socket_path, listen_address, metrics_address;
+  uint64_t max_pool_memory = 0;
   std::vector<std::string> bind_interfaces;
   bool insecure_tcp = false;
 };
@@ -76,6 +77,9 @@ absl::StatusOr<DaemonConfig> LoadDaemonConfig(const Flags& flags) {
   if (flags.insecure_tcp) config.mutable_listen()->set_allow_insecure_tcp(true);
   if (!flags.metrics_address.empty()) {
     config.mutable_metrics()->set_listen_address(flags.metrics_address);
+  }
+  if (flags.max_pool_memory != 0) {
+    config.mutable_limits()->set_max_pool_memory(flags.max_pool_memory);
   }
   for (const std::string& name : flags.bind_interfaces) config.add_bindings()->set_interface(name);
   if (absl::Status valid = pktpool::config::ValidateConfig(config, "flags and config");
@@ -193,6 +197,11 @@ int main(int argc, char** argv) {
   app.add_option("--metrics", flags.metrics_address,
                  "serve Prometheus /metrics on HOST:PORT, port 0 for any free one (overrides "
                  "metrics.listen_address)");
+  app.add_option("--max-pool-memory", flags.max_pool_memory,
+                 "pool memory every binding together may hold, bytes or with a unit (512MiB, "
+                 "8GiB); default half the memory available at start, at most 32 GiB "
+                 "(overrides limits.max_pool_memory)")
+      ->transform(CLI::AsSizeValue(false));
   app.set_version_flag("--version", "pktpoold " PKTPOOL_VERSION, "print the version and exit");
   CLI11_PARSE(app, argc, argv);
 
@@ -217,7 +226,13 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  pktpool::rpc::BindingTable bindings;
+  const uint64_t pool_memory_budget =
+      pktpool::config::PoolMemoryBudget(config, pktpool::config::MemoryAvailableBytes());
+  pktpool::rpc::BindingTable bindings(pool_memory_budget);
+  Log("<6>", absl::StrCat("pool memory budget: ", pool_memory_budget >> 20, " MiB",
+                          config.limits().max_pool_memory() == 0
+                              ? " (half the memory available, at most 32 GiB)"
+                              : ""));
   pktpool::rpc::ConfiguredBindings configured(&bindings);
   for (const auto& bind : config.bindings()) {
     if (absl::Status bound = configured.Bind(bind); !bound.ok()) {

@@ -174,7 +174,19 @@ std::string StatsTables(const v1::GetStatsResponse& stats) {
   for (const auto& b : stats.bindings()) {
     for (const auto& pool : b.pools()) pools.emplace_back(b.binding().interface(), &pool);
   }
-  return BindingCountersTable(stats) + "\n" + PoolsTable(pools);
+  std::string text = BindingCountersTable(stats) + "\n" + PoolsTable(pools);
+  if (stats.has_pool_memory()) text += "\n" + PoolMemoryLine(stats.pool_memory()) + "\n";
+  return text;
+}
+
+std::string PoolMemoryLine(const v1::PoolMemory& memory) {
+  if (memory.budget_bytes() == 0) {
+    return absl::StrCat("pool memory: ", HumanBytes(memory.in_use_bytes()), " in use, no budget");
+  }
+  return absl::StrFormat("pool memory: %s in use of the %s budget (%.1f%%; limits.max_pool_memory)",
+                         HumanBytes(memory.in_use_bytes()), HumanBytes(memory.budget_bytes()),
+                         100.0 * static_cast<double>(memory.in_use_bytes()) /
+                             static_cast<double>(memory.budget_bytes()));
 }
 
 }  // namespace pktpool::ctl

@@ -67,6 +67,9 @@ std::string BindingCountersTable(const v1::GetStatsResponse& stats);
 std::string PoolsTable(const std::vector<std::pair<std::string, const v1::PoolStats*>>& pools);
 std::string StatsTables(const v1::GetStatsResponse& stats);
 
+// "pool memory: 21.1 MiB in use of the 11.4 GiB budget (0.2%; limits.max_pool_memory)".
+std::string PoolMemoryLine(const v1::PoolMemory& memory);
+
 }  // namespace pktpool::ctl
 
 #endif  // PKTPOOL_CLIENT_PKTPOOLCTL_OUTPUT_H_

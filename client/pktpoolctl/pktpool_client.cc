@@ -17,6 +17,11 @@ namespace pktpool::ctl {
 namespace {
 
 constexpr auto kDeadline = std::chrono::seconds(10);
+// Bind and TunePool populate their pools before they answer: up to the daemon's pool
+// memory budget (at most 32 GiB by default), at the slowest rate seen on a fresh VM (about
+// 300 MB/s; 1.4-4 GB/s is usual). The daemon abandons and rolls back a call whose deadline
+// passes, so a shorter one is safe, only less likely to succeed for large pools.
+constexpr auto kPoolDeadline = std::chrono::seconds(120);
 // Large enough for a full batch of snaplen-sized frames (the daemon's default limit).
 constexpr int kMaxMessageBytes = 64 << 20;
 
@@ -95,7 +100,9 @@ grpc::Status PktPoolClient::Bindings(v1::ListBindingsResponse* out) {
 }
 
 grpc::Status PktPoolClient::Bind(const v1::BindRequest& request, v1::BindResponse* out) {
-  return stub_->Bind(Context().get(), request, out);
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() + kPoolDeadline);
+  return stub_->Bind(context.get(), request, out);
 }
 
 grpc::Status PktPoolClient::Unbind(const std::string& interface) {
@@ -121,7 +128,9 @@ grpc::Status PktPoolClient::Pools(const std::string& interface, v1::ListPoolsRes
 }
 
 grpc::Status PktPoolClient::Tune(const v1::TunePoolRequest& request, v1::TunePoolResponse* out) {
-  return stub_->TunePool(Context().get(), request, out);
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() + kPoolDeadline);
+  return stub_->TunePool(context.get(), request, out);
 }
 
 grpc::Status PktPoolClient::Send(const v1::SendFramesRequest& request,

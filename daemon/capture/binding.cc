@@ -461,6 +461,18 @@ void Binding::ReapRetired() {
   tx_->ReapRetired();
 }
 
+namespace {
+
+// A tune whose caller gave up (pool::PopulationGuard) once its new generation was built:
+// it is dropped unused, the old one stays.
+absl::Status AbandonedTune(const std::string& interface) {
+  return absl::CancelledError(absl::StrCat("TunePool of '", interface,
+                                           "' abandoned: its caller gave up while the new "
+                                           "pool was being populated; nothing changed"));
+}
+
+}  // namespace
+
 absl::StatusOr<TuneResult> Binding::TunePool(PoolId which, const TuneRequest& request) {
   if (request.descriptors == 0) {
     return absl::InvalidArgumentError("descriptors must be at least 1");
@@ -481,6 +493,7 @@ absl::StatusOr<TuneResult> Binding::TunePool(PoolId which, const TuneRequest& re
                                              .generation = generation,
                                              .memory = &memory_});
     if (!created.ok()) return created.status();
+    if (pool::PopulationGuard::Abandoned()) return AbandonedTune(interface_);
     std::shared_ptr<pool::PacketPool> packets(created->release(), pool::PacketPool::Closer());
     tx_->ReplacePackets(packets);
     tx_sizes_.packet_descriptors = request.descriptors;
@@ -493,6 +506,7 @@ absl::StatusOr<TuneResult> Binding::TunePool(PoolId which, const TuneRequest& re
                                       pool::MemoryTag("TXBD"), pool::PoolDirection::kTx,
                                       generation);
     if (!created.ok()) return created.status();
+    if (pool::PopulationGuard::Abandoned()) return AbandonedTune(interface_);
     std::shared_ptr<BufferSlab> buffers(std::move(*created));
     tx_->ReplaceBuffers(buffers);
     tx_sizes_.buffer_count = request.descriptors;
@@ -515,6 +529,7 @@ absl::StatusOr<TuneResult> Binding::TunePool(PoolId which, const TuneRequest& re
     auto created = RxPath::Create(&memory_, sizes, rx_frame_room_, preallocate,
                                   std::max(generations_[0], generations_[1]) + 1);
     if (!created.ok()) return created.status();
+    if (pool::PopulationGuard::Abandoned()) return AbandonedTune(interface_);
     pending_rx_ = std::shared_ptr<RxPath>(std::move(*created));
     rx_pending_.store(true);
     const pool::PoolStats packets = pending_rx_->PacketStats();
@@ -528,6 +543,69 @@ absl::StatusOr<TuneResult> Binding::TunePool(PoolId which, const TuneRequest& re
   }
   generations_[index] = generation;
   return result;
+}
+
+namespace {
+
+uint64_t PacketPoolBytes(uint32_t descriptors, uint32_t overflow) {
+  const uint64_t clamped = std::min(overflow, pool::kMaxPacketDescriptors -
+                                                  std::min(descriptors, pool::kMaxPacketDescriptors));
+  return (static_cast<uint64_t>(descriptors) + clamped) * pool::PacketPool::DescriptorBytes();
+}
+
+uint64_t BufferPoolBytes(uint32_t count, uint32_t buffer_size) {
+  return static_cast<uint64_t>(count) * (pool::BufferPool::DescriptorBytes() + buffer_size);
+}
+
+// Overflow descriptors a packet pool may still allocate one by one: counted at once.
+uint64_t OverflowReserve(const pool::PoolStats& stats) {
+  if (stats.kind != pool::PoolKind::kPacket) return 0;
+  return static_cast<uint64_t>(stats.overflow_limit) * pool::PacketPool::DescriptorBytes();
+}
+
+}  // namespace
+
+uint64_t PoolMemoryBytes(const PoolSizes& sizes) {
+  return PacketPoolBytes(sizes.packet_descriptors, sizes.packet_overflow) +
+         BufferPoolBytes(sizes.buffer_count, sizes.buffer_size);
+}
+
+uint64_t Binding::OpenMemoryBytes(const BindingOptions& options) {
+  return PoolMemoryBytes(options.rx) + PoolMemoryBytes(options.tx);
+}
+
+uint64_t Binding::TuneMemoryBytes(PoolId which, const TuneRequest& request) const {
+  MutexLock lock(&tune_mu_);
+  switch (which) {
+    case PoolId::kTxPackets: return PacketPoolBytes(request.descriptors, request.overflow);
+    case PoolId::kTxBuffers:
+      return BufferPoolBytes(request.descriptors, request.buffer_size != 0 ? request.buffer_size
+                                                                          : tx_sizes_.buffer_size);
+    case PoolId::kRxPackets: {
+      PoolSizes sizes = rx_sizes_;
+      sizes.packet_descriptors = request.descriptors;
+      sizes.packet_overflow = request.overflow;
+      return PoolMemoryBytes(sizes);
+    }
+    case PoolId::kRxBuffers: {
+      PoolSizes sizes = rx_sizes_;
+      sizes.buffer_count = request.descriptors;
+      if (request.buffer_size != 0) sizes.buffer_size = request.buffer_size;
+      return PoolMemoryBytes(sizes);
+    }
+  }
+  return 0;
+}
+
+uint64_t Binding::PoolMemoryInUse() const {
+  const BindingStats stats = Stats();
+  uint64_t bytes = 0;
+  for (const pool::TagUsage& usage : stats.memory) bytes += usage.bytes_outstanding;
+  for (const pool::PoolStats* pool : {&stats.rx_packets, &stats.tx_packets}) {
+    bytes += OverflowReserve(*pool);
+  }
+  for (const pool::PoolStats& pool : stats.draining) bytes += OverflowReserve(pool);
+  return bytes;
 }
 
 BindingStats Binding::Stats() const {

@@ -53,6 +53,11 @@ struct TuneResult {
   bool overflow_clamped = false;  // NdisAllocatePacketPoolEx reduced the overflow
 };
 
+// Bytes of pool memory one path with `sizes` takes: its packet descriptors (overflow ones
+// at their maximum, after the 0xFFFF clamp), its buffer descriptors and the memory they
+// map. What the memory budget (limits.max_pool_memory) counts.
+uint64_t PoolMemoryBytes(const PoolSizes& sizes);
+
 struct BindingStats {
   std::string interface;
   BindingState state = BindingState::kBinding;
@@ -124,8 +129,18 @@ class Binding {
   // drains (shown in Stats().draining) and is freed within about 100 ms of its last
   // descriptor coming back. Nothing in flight is lost. InvalidArgument for 0
   // descriptors or a bad size, ResourceExhausted over 0xFFFF packet descriptors (NDIS),
-  // FailedPrecondition while closing.
+  // FailedPrecondition while closing. Under a pool::PopulationGuard whose caller gave up,
+  // Cancelled with nothing changed (the new generation is freed unused).
   absl::StatusOr<TuneResult> TunePool(PoolId pool, const TuneRequest& request);
+
+  // Pool memory Open(interface, options) allocates: both paths (PoolMemoryBytes).
+  static uint64_t OpenMemoryBytes(const BindingOptions& options);
+  // Pool memory TunePool(pool, request) allocates for its new generation (a receive tune
+  // builds both receive pools); the old generation keeps its memory until it drained.
+  uint64_t TuneMemoryBytes(PoolId pool, const TuneRequest& request) const;
+  // Pool memory held now: every generation, draining ones included, overflow
+  // descriptors at their maximum. 0 once closed.
+  uint64_t PoolMemoryInUse() const;
 
   // UNBINDING: fails new sends, completes or fails every queued one, closes subscribers,
   // stops the threads, waits (up to 10 s) for held frames, and frees the pools.

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <limits>
 #include <map>
 #include <vector>
@@ -380,6 +381,14 @@ void CheckLimits(Problems& problems, const Scope& scope, const v1::Limits& limit
   CheckZeroOrRange(problems, scope, "max_concurrent_streams", limits.max_concurrent_streams(),
                    {.min = 1, .max = 10000, .default_value = kDefaultMaxConcurrentStreams,
                     .bytes = false});
+  if (limits.max_pool_memory() != 0 && limits.max_pool_memory() < kMinPoolMemoryBudget) {
+    problems.Add(scope, "max_pool_memory",
+                 absl::StrCat(limits.max_pool_memory(), " is below ",
+                              BytesText(kMinPoolMemoryBudget), "; use at least ",
+                              BytesText(kMinPoolMemoryBudget),
+                              ", or 0 for the default (half the memory available at start, "
+                              "at most 32 GiB)"));
+  }
 }
 
 // Any host is allowed, loopback or not: /metrics only reads counters (see config.h).
@@ -479,6 +488,24 @@ v1::DaemonConfig WithDefaults(v1::DaemonConfig config, bool is_root) {
     *binding.mutable_options() = BindingOptionsWithDefaults(std::move(*binding.mutable_options()));
   }
   return config;
+}
+
+uint64_t PoolMemoryBudget(const v1::DaemonConfig& config, uint64_t memory_available) {
+  if (config.limits().max_pool_memory() != 0) return config.limits().max_pool_memory();
+  if (memory_available == 0) return kMaxDefaultPoolMemoryBudget;  // no /proc/meminfo
+  return std::clamp(memory_available / kDefaultPoolMemoryDivisor, kMinPoolMemoryBudget,
+                    kMaxDefaultPoolMemoryBudget);
+}
+
+uint64_t MemoryAvailableBytes() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key, unit;
+  uint64_t kib = 0;
+  while (meminfo >> key >> kib) {
+    std::getline(meminfo, unit);
+    if (key == "MemAvailable:") return kib * 1024;
+  }
+  return 0;
 }
 
 v1::BindingOptions BindingOptionsWithDefaults(v1::BindingOptions options) {

@@ -17,6 +17,11 @@ namespace pktpool::config {
 inline constexpr uint32_t kDefaultMaxMessageBytes = 16u << 20;
 inline constexpr uint32_t kDefaultMaxFramesPerBatch = 4096;
 inline constexpr uint32_t kDefaultMaxConcurrentStreams = 64;
+// limits.max_pool_memory: the smallest budget one may set, and the default's share of the
+// memory available at start (MemAvailable) and its cap.
+inline constexpr uint64_t kMinPoolMemoryBudget = 1u << 20;
+inline constexpr uint64_t kDefaultPoolMemoryDivisor = 2;
+inline constexpr uint64_t kMaxDefaultPoolMemoryBudget = uint64_t{32} << 30;
 // DaemonConfig.status_interval_seconds: its default and limit (STATUS= lines to systemd).
 inline constexpr uint32_t kDefaultStatusIntervalSeconds = 5;
 inline constexpr uint32_t kMaxStatusIntervalSeconds = 3600;
@@ -54,6 +59,14 @@ pktpool::v1::BindingOptions BindingOptionsWithDefaults(pktpool::v1::BindingOptio
 // /run/pktpoold/pktpoold.sock for root, else $XDG_RUNTIME_DIR/pktpoold.sock, else
 // /tmp/pktpoold-UID.sock.
 std::string DefaultUnixSocketPath(bool is_root);
+
+// The pool memory budget in force: limits.max_pool_memory, or when it is 0 the default
+// for a machine with `memory_available` bytes available (half of it, at most 32 GiB, at
+// least kMinPoolMemoryBudget; 32 GiB when `memory_available` is 0, unknown).
+uint64_t PoolMemoryBudget(const pktpool::v1::DaemonConfig& config, uint64_t memory_available);
+
+// MemAvailable from /proc/meminfo, in bytes; 0 when it cannot be read.
+uint64_t MemoryAvailableBytes();
 
 // Splits "host:port" or "[ipv6]:port"; InvalidArgument saying what is wrong otherwise.
 // The port is 1 to 65535, or also 0 (any free port) when `allow_any_port`.

@@ -101,6 +101,12 @@ std::string RenderPrometheus(const v1::GetStatsResponse& stats, absl::string_vie
   out.Sample({}, 1);
   out.Family("pktpool_build_info", "gauge", "pktpoold's version, as a label; always 1.");
   out.Sample({{"version", std::string(version)}}, 1);
+  out.Family("pktpool_pool_memory_budget_bytes", "gauge",
+             "Pool memory every binding together may hold (limits.max_pool_memory); 0: none.");
+  out.Sample({}, stats.pool_memory().budget_bytes());
+  out.Family("pktpool_pool_memory_in_use_bytes", "gauge",
+             "Pool memory every binding holds now, draining generations included.");
+  out.Sample({}, stats.pool_memory().in_use_bytes());
 
   PerBinding(out, stats, "pktpool_binding_up", "gauge", "1 when the binding is UP, else 0.",
              [](const v1::BindingStats& b) {

@@ -13,6 +13,8 @@ constexpr size_t kStride = (sizeof(Buffer) + 15) / 16 * 16;
 
 }  // namespace
 
+size_t BufferPool::DescriptorBytes() { return kStride; }
+
 absl::StatusOr<BufferPool::Handle> BufferPool::Create(const BufferPoolOptions& options) {
   if (options.descriptors == 0 || options.descriptors > kMaxBufferDescriptors) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -50,6 +50,9 @@ class BufferPool {
   // NdisAllocateBufferPool: always succeeds for 1..kMaxBufferDescriptors descriptors;
   // InvalidArgument outside that range, ResourceExhausted if memory is short.
   static absl::StatusOr<Handle> Create(const BufferPoolOptions& options);
+  // Bytes one descriptor takes: a pool of N descriptors allocates N times this up front
+  // (the memory its buffers map is the caller's).
+  static size_t DescriptorBytes();
 
   // NdisAllocateBuffer: maps [address, address + length) (length > 0 needs a non-null
   // address). kResources when `descriptors` buffers are out (the hard limit),

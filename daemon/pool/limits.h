@@ -25,6 +25,9 @@ inline constexpr size_t kTaggedMemoryAlignment = 16;
 // malloc's (dynamic) mmap threshold has grown to. Smaller blocks (overflow descriptors)
 // use malloc.
 inline constexpr size_t kTaggedMemoryMapThreshold = 64 * 1024;
+// Under a PopulationGuard, a mapped block is made resident this many bytes at a time, the
+// guard asked between two steps (tens of milliseconds each).
+inline constexpr size_t kPopulateChunkBytes = 64u << 20;
 
 // Upper bound on a buffer pool's descriptor count (memory for descriptors is taken up front).
 inline constexpr uint32_t kMaxBufferDescriptors = 1u << 22;

@@ -29,6 +29,12 @@ void FreeStorage(TaggedMemory* memory, void* block) {
 
 }  // namespace
 
+size_t PacketPool::DescriptorBytes(uint32_t protocol_reserved_length) {
+  return RoundUp(RoundUp(sizeof(Packet), kProtocolReservedAlignment) +
+                     RoundUp(protocol_reserved_length, kProtocolReservedAlignment),
+                 kDescriptorAlignment);
+}
+
 absl::StatusOr<PacketPool::Handle> PacketPool::Create(const PacketPoolOptions& options) {
   if (options.descriptors == 0) {
     return absl::InvalidArgumentError(
@@ -48,10 +54,7 @@ absl::StatusOr<PacketPool::Handle> PacketPool::Create(const PacketPoolOptions& o
   // NdisAllocatePacketPoolEx reduces the overflow count so the total is exactly 0xFFFF.
   const uint32_t overflow = std::min(options.overflow_descriptors,
                                      kMaxPacketDescriptors - options.descriptors);
-  const size_t stride =
-      RoundUp(RoundUp(sizeof(Packet), kProtocolReservedAlignment) +
-                  RoundUp(options.protocol_reserved_length, kProtocolReservedAlignment),
-              kDescriptorAlignment);
+  const size_t stride = DescriptorBytes(options.protocol_reserved_length);
   auto* storage = static_cast<char*>(
       AllocateStorage(options.memory, stride * options.descriptors, options.tag));
   if (storage == nullptr) {

@@ -49,6 +49,9 @@ class PacketPool {
   // protocol_reserved_length > kMaxProtocolReservedLength. The overflow count is
   // reduced so the total is exactly 0xFFFF when it would exceed it (see overflow_limit).
   static absl::StatusOr<Handle> Create(const PacketPoolOptions& options);
+  // Bytes one descriptor takes (the packet, its ProtocolReserved area, cache-line
+  // padding): a pool of N static descriptors allocates N times this up front.
+  static size_t DescriptorBytes(uint32_t protocol_reserved_length = kDefaultProtocolReservedLength);
 
   // NdisAllocatePacket: kSuccess with *packet set (empty chain, fresh OOB data), or
   // kResources when every static and allowed overflow descriptor is out (counted;

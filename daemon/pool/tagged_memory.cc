@@ -29,9 +29,31 @@ std::string MemoryTag::ToString() const {
 
 namespace {
 
+thread_local PopulationGuard* current_guard = nullptr;
+
 size_t PageSize() {
   static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   return page;
+}
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23  // Linux 5.14
+#endif
+
+// Makes `bytes` at `base` resident in steps, asking the thread's guard between them;
+// false once it says its caller gave up.
+bool PopulateUnlessAbandoned(char* base, size_t bytes) {
+  for (size_t done = 0; done < bytes; done += kPopulateChunkBytes) {
+    if (PopulationGuard::Abandoned()) return false;
+    const size_t step = std::min(kPopulateChunkBytes, bytes - done);
+    if (madvise(base + done, step, MADV_POPULATE_WRITE) != 0) {
+      // Kernels before 5.14: a write to each page faults it in (the pages are zero).
+      for (size_t page = 0; page < step; page += PageSize()) {
+        static_cast<volatile char*>(base)[done + page] = 0;
+      }
+    }
+  }
+  return !PopulationGuard::Abandoned();
 }
 
 }  // namespace
@@ -49,6 +71,17 @@ void TaggedMemory::Release(void* block, const Block& info) {
   }
 }
 
+PopulationGuard::PopulationGuard(std::function<bool()> abandoned)
+    : abandoned_(std::move(abandoned)), outer_(current_guard) {
+  current_guard = this;
+}
+
+PopulationGuard::~PopulationGuard() { current_guard = outer_; }
+
+bool PopulationGuard::Abandoned() {
+  return current_guard != nullptr && current_guard->abandoned_ && current_guard->abandoned_();
+}
+
 void* TaggedMemory::Allocate(size_t length, MemoryTag tag, size_t alignment) {
   if (length == 0 || alignment < 16 || (alignment & (alignment - 1)) != 0) return nullptr;
   const size_t rounded = (length + alignment - 1) & ~(alignment - 1);
@@ -63,10 +96,15 @@ void* TaggedMemory::Allocate(size_t length, MemoryTag tag, size_t alignment) {
     // mapping's start is a multiple of the page size minus a multiple of `alignment`.
     const size_t data_pages = (rounded + PageSize() - 1) & ~(PageSize() - 1);
     mapped_length = data_pages + PageSize();
+    const bool guarded = current_guard != nullptr;
     mapping = mmap(nullptr, mapped_length, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+                   MAP_PRIVATE | MAP_ANONYMOUS | (guarded ? 0 : MAP_POPULATE), -1, 0);
     if (mapping == MAP_FAILED) return nullptr;
     auto* base = static_cast<char*>(mapping);
+    if (guarded && !PopulateUnlessAbandoned(base, data_pages)) {
+      munmap(mapping, mapped_length);
+      return nullptr;
+    }
     if (mprotect(base + data_pages, PageSize(), PROT_NONE) != 0) {
       munmap(mapping, mapped_length);
       return nullptr;

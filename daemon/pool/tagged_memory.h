@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,6 +38,25 @@ class MemoryTag {
 
  private:
   uint32_t value_ = 0;
+};
+
+// While one lives on a thread, TaggedMemory::Allocate on that thread makes a mapped
+// block resident kPopulateChunkBytes at a time and gives up (returns null; nothing is
+// kept) once `abandoned` returns true between two steps: a Bind or TunePool whose caller
+// went away (cancelled, deadline passed) stops filling memory. Not copyable; guards nest
+// (the innermost one is asked). Without one, a block is populated in one step.
+class PopulationGuard {
+ public:
+  explicit PopulationGuard(std::function<bool()> abandoned);
+  ~PopulationGuard();
+  PopulationGuard(const PopulationGuard&) = delete;
+  PopulationGuard& operator=(const PopulationGuard&) = delete;
+  // True when the calling thread has a guard whose caller gave up.
+  static bool Abandoned();
+
+ private:
+  std::function<bool()> abandoned_;
+  PopulationGuard* outer_;
 };
 
 // Accounting of one tag.

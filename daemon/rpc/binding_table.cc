@@ -2,9 +2,59 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 
 namespace pktpool::rpc {
+
+namespace {
+
+// "19327352832 bytes (18.0 GiB)": exact, and readable.
+std::string Bytes(uint64_t bytes) {
+  constexpr uint64_t kMiB = 1u << 20, kGiB = 1u << 30;
+  if (bytes >= kGiB) return absl::StrFormat("%u bytes (%.1f GiB)", bytes, bytes / double(kGiB));
+  return absl::StrFormat("%u bytes (%.1f MiB)", bytes, bytes / double(kMiB));
+}
+
+}  // namespace
+
+absl::Status BindingTable::Admit(const std::string& what, uint64_t asked) const {
+  if (max_pool_memory_ == kNoPoolMemoryBudget) return absl::OkStatus();
+  const uint64_t in_use = PoolMemory().in_use;
+  if (asked <= max_pool_memory_ && in_use <= max_pool_memory_ - asked) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      what, " asks for ", Bytes(asked), " of pool memory; ", Bytes(in_use),
+      " is in use of the budget of ", Bytes(max_pool_memory_),
+      " (limits.max_pool_memory, --max-pool-memory); ask for less, shrink or unbind "
+      "another binding, or raise the budget"));
+}
+
+PoolMemoryUse BindingTable::PoolMemory() const {
+  PoolMemoryUse use{.limit = max_pool_memory_};
+  std::vector<std::shared_ptr<capture::Binding>> all;
+  {
+    MutexLock lock(&mu_);
+    for (const auto& [name, binding] : bindings_) all.push_back(binding);
+  }
+  for (const auto& binding : all) use.in_use += binding->PoolMemoryInUse();
+  return use;
+}
+
+absl::StatusOr<capture::TuneResult> BindingTable::TunePool(const std::string& interface,
+                                                           capture::PoolId pool,
+                                                           const capture::TuneRequest& request) {
+  auto binding = Get(interface);
+  if (!binding.ok()) return binding.status();
+  MutexLock admitting(&admit_mu_);
+  if (request.descriptors != 0) {
+    if (absl::Status admitted = Admit(absl::StrCat("TunePool of '", interface, "'"),
+                                      (*binding)->TuneMemoryBytes(pool, request));
+        !admitted.ok()) {
+      return admitted;
+    }
+  }
+  return (*binding)->TunePool(pool, request);
+}
 
 absl::StatusOr<std::shared_ptr<capture::Binding>> BindingTable::Bind(
     const std::string& interface, const capture::BindingOptions& options) {
@@ -15,9 +65,21 @@ absl::StatusOr<std::shared_ptr<capture::Binding>> BindingTable::Bind(
           "interface '", interface, "' is already bound; unbind it first to change options"));
     }
   }
+  MutexLock admitting(&admit_mu_);
+  if (absl::Status admitted = Admit(absl::StrCat("Bind of '", interface, "'"),
+                                    capture::Binding::OpenMemoryBytes(options));
+      !admitted.ok()) {
+    return admitted;
+  }
   auto opened = capture::Binding::Open(interface, options);
   if (!opened.ok()) return opened.status();
   std::shared_ptr<capture::Binding> binding = std::move(*opened);
+  if (pool::PopulationGuard::Abandoned()) {
+    binding->Close();
+    return absl::CancelledError(absl::StrCat("Bind of '", interface,
+                                             "' abandoned: its caller gave up while its pools "
+                                             "were being populated; nothing was bound"));
+  }
   MutexLock lock(&mu_);
   auto [it, added] = bindings_.emplace(interface, binding);
   if (!added) {  // bound meanwhile by another call

@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "daemon/capture/frame_filter.h"
+#include "daemon/pool/tagged_memory.h"
 #include "daemon/rpc/pool_tuning.h"
 #include "daemon/rpc/proto_convert.h"
 #include "daemon/rpc/request_validation.h"
@@ -42,6 +43,25 @@ grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context, const absl:
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
+}
+
+// True once the caller of `context` gave up: it cancelled, or the call's deadline passed.
+bool CallerGaveUp(grpc::CallbackServerContext* context) {
+  return context->IsCancelled() || context->deadline() <= std::chrono::system_clock::now();
+}
+
+// A Bind or TunePool (`what`) run under a pool::PopulationGuard: when it failed because its
+// caller gave up while its pools were being populated, the status says so (its pools were
+// freed, nothing changed); any other status as it is.
+absl::Status UnlessGaveUp(grpc::CallbackServerContext* context, const std::string& what,
+                          const absl::Status& status) {
+  if (status.ok() || !CallerGaveUp(context)) return status;
+  const bool deadline = context->deadline() <= std::chrono::system_clock::now();
+  const std::string message = absl::StrCat(
+      what, " abandoned: ", deadline ? "the call's deadline passed" : "the call was cancelled",
+      " while its pools were being populated; nothing changed (give large pools a longer "
+      "deadline: populating takes about a second per 1-4 GiB)");
+  return deadline ? absl::DeadlineExceededError(message) : absl::CancelledError(message);
 }
 
 gpr_timespec After(absl::Duration delay) {
@@ -514,9 +534,11 @@ grpc::ServerUnaryReactor* PktPoolService::Bind(grpc::CallbackServerContext* cont
                                                const v1::BindRequest* request,
                                                v1::BindResponse* response) {
   if (absl::Status valid = ValidateBind(*request); !valid.ok()) return Done(context, valid);
+  pool::PopulationGuard guard([context] { return CallerGaveUp(context); });
   auto bound = bindings_->Bind(request->interface(), ToBindingOptions(request->options()));
   if (bound.ok()) *response->mutable_binding() = ToBindingInfo(**bound);
-  return Done(context, bound.status());
+  return Done(context, UnlessGaveUp(context, absl::StrCat("Bind of '", request->interface(), "'"),
+                                    bound.status()));
 }
 
 grpc::ServerUnaryReactor* PktPoolService::Unbind(grpc::CallbackServerContext* context,
@@ -578,9 +600,12 @@ grpc::ServerUnaryReactor* PktPoolService::ListPools(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* PktPoolService::TunePool(grpc::CallbackServerContext* context,
                                                    const v1::TunePoolRequest* request,
                                                    v1::TunePoolResponse* response) {
+  pool::PopulationGuard guard([context] { return CallerGaveUp(context); });
   auto tuned = TuneBindingPool(*bindings_, *request);
   if (tuned.ok()) *response = std::move(*tuned);
-  return Done(context, tuned.status());
+  return Done(context,
+              UnlessGaveUp(context, absl::StrCat("TunePool of '", request->interface(), "'"),
+                           tuned.status()));
 }
 
 absl::Status PktPoolService::SendOnce(grpc::CallbackServerContext* context,

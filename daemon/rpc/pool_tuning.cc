@@ -5,7 +5,7 @@
 
 namespace pktpool::rpc {
 
-absl::StatusOr<v1::TunePoolResponse> TuneBindingPool(const BindingTable& bindings,
+absl::StatusOr<v1::TunePoolResponse> TuneBindingPool(BindingTable& bindings,
                                                      const v1::TunePoolRequest& request) {
   // The one check of a TunePool request, for the RPC and the SIGHUP reload alike.
   if (absl::Status valid = ValidateTunePool(request); !valid.ok()) return valid;
@@ -19,9 +19,10 @@ absl::StatusOr<v1::TunePoolResponse> TuneBindingPool(const BindingTable& binding
   }
   auto binding = bindings.Get(request.interface());
   if (!binding.ok()) return binding.status();
-  auto tuned = (*binding)->TunePool(pool, {.descriptors = request.descriptors(),
-                                           .overflow = request.overflow(),
-                                           .buffer_size = request.buffer_size()});
+  auto tuned = bindings.TunePool(request.interface(), pool,
+                                 {.descriptors = request.descriptors(),
+                                  .overflow = request.overflow(),
+                                  .buffer_size = request.buffer_size()});
   if (!tuned.ok()) return tuned.status();
   const capture::BindingOptions options = (*binding)->options();
   const uint32_t buffer_size = pool == capture::PoolId::kRxBuffers   ? options.rx.buffer_size

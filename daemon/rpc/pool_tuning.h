@@ -11,9 +11,10 @@ namespace pktpool::rpc {
 
 // Replaces the named pool of the request's binding with a new generation of the given
 // sizes, live (Binding::TunePool: the old generation drains, nothing in flight is lost).
-// INVALID_ARGUMENT when no pool is named, NOT_FOUND for an unbound interface, else
-// Binding::TunePool's statuses. Thread-safe.
-absl::StatusOr<v1::TunePoolResponse> TuneBindingPool(const BindingTable& bindings,
+// INVALID_ARGUMENT when no pool is named, NOT_FOUND for an unbound interface,
+// RESOURCE_EXHAUSTED over the pool memory budget, else Binding::TunePool's statuses.
+// Thread-safe.
+absl::StatusOr<v1::TunePoolResponse> TuneBindingPool(BindingTable& bindings,
                                                      const v1::TunePoolRequest& request);
 
 }  // namespace pktpool::rpc

@@ -16,6 +16,10 @@ absl::StatusOr<v1::GetStatsResponse> SnapshotStats(const BindingTable& bindings,
   *response.mutable_time() =
       google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
   for (const auto& binding : *selected) *response.add_bindings() = ToBindingStats(*binding);
+  const PoolMemoryUse memory = bindings.PoolMemory();
+  response.mutable_pool_memory()->set_budget_bytes(
+      memory.limit == kNoPoolMemoryBudget ? 0 : memory.limit);
+  response.mutable_pool_memory()->set_in_use_bytes(memory.in_use);
   return response;
 }
 

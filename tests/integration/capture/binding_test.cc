@@ -634,6 +634,32 @@ TEST_F(BindingTest, TimestampPrecisionNanoByDefaultMicroWhenAsked) {
   micro->Unsubscribe(micro_frames);
 }
 
+// The memory budget's figures are the pools' own: what Open and TunePool say they take is
+// what the binding's tagged memory shows once they did.
+TEST_F(BindingTest, PoolMemoryFiguresMatchWhatThePoolsAllocate) {
+  BindingOptions options;
+  options.tx.packet_overflow = 100;
+  Binding* binding = Bind(ns_->a(), options);
+  ASSERT_NE(binding, nullptr);
+  EXPECT_EQ(binding->PoolMemoryInUse(), Binding::OpenMemoryBytes(options));
+  const TuneRequest request{.descriptors = 4096, .buffer_size = 4096};
+  const uint64_t asked = binding->TuneMemoryBytes(PoolId::kTxBuffers, request);
+  EXPECT_EQ(asked, 4096u * (4096u + pool::BufferPool::DescriptorBytes()));
+  const uint64_t before = binding->PoolMemoryInUse();
+  ASSERT_TRUE(binding->TunePool(PoolId::kTxBuffers, request).ok());
+  // Nothing holds the old buffers: it may already be gone, or still draining.
+  const uint64_t after = binding->PoolMemoryInUse();
+  EXPECT_TRUE(after == before + asked ||
+              after == before + asked - PoolMemoryBytes({.packet_descriptors = 0,
+                                                         .buffer_count = options.tx.buffer_count,
+                                                         .buffer_size = options.tx.buffer_size}))
+      << before << " + " << asked << " -> " << after;
+  ASSERT_TRUE(WaitFor([&] { return binding->Stats().draining.empty(); }, absl::Seconds(5)));
+  options.tx.buffer_count = 4096;
+  options.tx.buffer_size = 4096;
+  EXPECT_EQ(binding->PoolMemoryInUse(), Binding::OpenMemoryBytes(options));
+}
+
 TEST_F(BindingTest, BadInputsGetClearErrorsAndLoseNothing) {
   EXPECT_EQ(Binding::Open("pktnone0", {}).status().code(), absl::StatusCode::kNotFound);
   BindingOptions bad_filter;

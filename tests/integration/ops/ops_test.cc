@@ -714,7 +714,7 @@ TEST_F(OpsTest, MetricsParseListEveryFamilyAndEqualGetStats) {
   http.set_read_timeout(5);
   const std::vector<testing::FamilySpec> specs =
       testing::ReadFamilySpecs(PKTPOOL_METRIC_FAMILIES_FILE);
-  ASSERT_EQ(specs.size(), 27u);
+  ASSERT_EQ(specs.size(), 29u);
   auto scrape = [&]() -> absl::StatusOr<testing::PromExposition> {
     auto got = http.Get("/metrics");
     if (!got) return absl::UnavailableError(httplib::to_string(got.error()));
@@ -817,6 +817,11 @@ TEST_F(OpsTest, MetricsParseListEveryFamilyAndEqualGetStats) {
       }
     }
   }
+  ASSERT_GT(stats.pool_memory().budget_bytes(), 0u);
+  EXPECT_EQ(parsed->Value("pktpool_pool_memory_budget_bytes", {}),
+            static_cast<int64_t>(stats.pool_memory().budget_bytes()));
+  EXPECT_EQ(parsed->Value("pktpool_pool_memory_in_use_bytes", {}),
+            static_cast<int64_t>(stats.pool_memory().in_use_bytes()));
   auto other = http.Get("/other");
   ASSERT_TRUE(other);
   EXPECT_EQ(other->status, 404);
@@ -920,6 +925,114 @@ TEST_F(OpsTest, ATakenListenAddressOrMetricsPortIsAClearStartupError) {
   // Nothing was left listening: a daemon starts on the same socket now.
   StartDaemon({"--bind", ns_->a()});
   EXPECT_EQ(BoundInterfaces(), std::vector<std::string>{ns_->a()});
+}
+
+// ---- the pool memory budget ---------------------------------------------------------
+
+// The sizes ListBindings reports for `interface`'s tx buffers, "COUNTxSIZE".
+std::string TxBuffersOf(const v1::ListBindingsResponse& list, const std::string& interface) {
+  for (const auto& binding : list.bindings()) {
+    if (binding.interface() == interface) {
+      return absl::StrCat(binding.options().tx().buffer_count(), "x",
+                          binding.options().tx().buffer_size());
+    }
+  }
+  return "";
+}
+
+// Fault table: a Bind or TunePool beyond the budget (the 300000 x 64 KiB tune).
+TEST_F(OpsTest, PoolMemoryBudgetRefusesBindAndTuneBeyondItAndShowsItsUse) {
+  StartDaemon({"--bind", ns_->a(), "--max-pool-memory", "64MiB"});
+  const v1::PoolMemory before = AllStats().pool_memory();
+  EXPECT_EQ(before.budget_bytes(), 64u << 20);
+  EXPECT_GT(before.in_use_bytes(), 16u << 20);  // the default rx buffers alone are 16 MiB
+  EXPECT_LT(before.in_use_bytes(), 64u << 20);
+  EXPECT_THAT(Stderr(), HasSubstr("pool memory budget: 64 MiB"));
+
+  v1::TunePoolRequest tune;
+  tune.set_interface(ns_->a());
+  tune.set_pool(v1::POOL_NAME_TX_BUFFERS);
+  tune.set_descriptors(300000);
+  tune.set_buffer_size(65536);
+  v1::TunePoolResponse tuned;
+  grpc::Status refused = Call(&v1::PktPool::Stub::TunePool, tune, &tuned);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << refused.error_message();
+  EXPECT_THAT(refused.error_message(), HasSubstr("asks for 19675200000 bytes"));
+  EXPECT_THAT(refused.error_message(), HasSubstr("of the budget of 67108864 bytes"));
+  EXPECT_THAT(refused.error_message(),
+              HasSubstr(absl::StrCat(before.in_use_bytes(), " bytes (")));
+
+  v1::BindRequest bind;
+  bind.set_interface(ns_->b());
+  bind.mutable_options()->mutable_rx()->set_buffer_count(1000);
+  bind.mutable_options()->mutable_rx()->set_buffer_size(65536);
+  v1::BindResponse bound;
+  refused = Call(&v1::PktPool::Stub::Bind, bind, &bound);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << refused.error_message();
+  EXPECT_THAT(refused.error_message(), HasSubstr("Bind of '" + ns_->b() + "' asks for"));
+
+  // Nothing changed, nothing is left over.
+  v1::ListBindingsResponse list;
+  ASSERT_TRUE(Call(&v1::PktPool::Stub::ListBindings, v1::ListBindingsRequest{}, &list).ok());
+  EXPECT_EQ(list.bindings_size(), 1);
+  EXPECT_EQ(TxBuffersOf(list, ns_->a()), "2048x2048");
+  EXPECT_EQ(AllStats().pool_memory().in_use_bytes(), before.in_use_bytes());
+
+  // Within the budget: applied, and the use shows it (the old generation drains away).
+  tune.set_descriptors(4096);
+  tune.set_buffer_size(2048);
+  ASSERT_TRUE(Call(&v1::PktPool::Stub::TunePool, tune, &tuned).ok());
+  const uint64_t grown = before.in_use_bytes() + 2048u * 2048u;  // 2048 more buffers' memory
+  EXPECT_TRUE(WaitUntil([&] { return AllStats().pool_memory().in_use_bytes() > grown; },
+                        absl::Seconds(5)));
+  EXPECT_LT(AllStats().pool_memory().in_use_bytes(), 64u << 20);
+}
+
+// Fault table: a client whose deadline passes while the daemon populates a large pool.
+// The daemon abandons the call and frees what it built: nothing changed, as the client
+// was told.
+TEST_F(OpsTest, ABindOrTuneWhoseDeadlinePassesWhilePopulatingChangesNothing) {
+  StartDaemon({"--bind", ns_->a()});
+  const uint64_t baseline = AllStats().pool_memory().in_use_bytes();
+  auto short_call = [](auto call) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
+    return call(&context);
+  };
+  // 60000 x 64 KiB: 3.9 GB, a second or more to populate here, well over 200 ms.
+  v1::TunePoolRequest tune;
+  tune.set_interface(ns_->a());
+  tune.set_pool(v1::POOL_NAME_TX_BUFFERS);
+  tune.set_descriptors(60000);
+  tune.set_buffer_size(65536);
+  v1::TunePoolResponse tuned;
+  const grpc::Status tune_status = short_call(
+      [&](grpc::ClientContext* c) { return stub_->TunePool(c, tune, &tuned); });
+  EXPECT_EQ(tune_status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+      << tune_status.error_message();
+  v1::BindRequest bind;
+  bind.set_interface(ns_->b());
+  bind.mutable_options()->mutable_rx()->set_buffer_count(60000);
+  bind.mutable_options()->mutable_rx()->set_buffer_size(65536);
+  v1::BindResponse bound;
+  const grpc::Status bind_status =
+      short_call([&](grpc::ClientContext* c) { return stub_->Bind(c, bind, &bound); });
+  EXPECT_EQ(bind_status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+      << bind_status.error_message();
+
+  // The daemon gives up within one population step of the deadline; once it has, the
+  // binding and the pools are as before and the memory is back.
+  ASSERT_TRUE(WaitUntil([&] { return AllStats().pool_memory().in_use_bytes() == baseline; },
+                        absl::Seconds(20)))
+      << "pool memory in use " << AllStats().pool_memory().in_use_bytes() << ", was " << baseline;
+  v1::ListBindingsResponse list;
+  ASSERT_TRUE(Call(&v1::PktPool::Stub::ListBindings, v1::ListBindingsRequest{}, &list).ok());
+  EXPECT_EQ(list.bindings_size(), 1) << "the abandoned Bind of " << ns_->b() << " stayed";
+  EXPECT_EQ(TxBuffersOf(list, ns_->a()), "2048x2048");
+  const v1::BindingStats stats = StatsOf(ns_->a());
+  for (const v1::PoolStats& pool : stats.pools()) EXPECT_FALSE(pool.draining()) << pool.tag();
+  // And a later call of the same size with time enough is applied.
+  ASSERT_TRUE(Call(&v1::PktPool::Stub::TunePool, tune, &tuned).ok());
 }
 
 }  // namespace

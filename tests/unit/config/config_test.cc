@@ -481,6 +481,29 @@ TEST(ValidateConfigTest, UnknownTimestampPrecisionRejected) {
               StartsWith("bindings[0].options.timestamp_precision: 9 is not a precision"));
 }
 
+TEST(ValidateConfigTest, PoolMemoryBudgetBelowOneMebibyteRejected) {
+  v1::DaemonConfig config;
+  config.mutable_limits()->set_max_pool_memory(4096);
+  const absl::Status status = ValidateConfig(config, "");
+  ASSERT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_THAT(Message(status),
+              StartsWith("limits.max_pool_memory: 4096 is below 1048576 (1 MiB); use at least"));
+  config.mutable_limits()->set_max_pool_memory(1u << 20);
+  EXPECT_TRUE(ValidateConfig(config, "").ok());
+}
+
+TEST(PoolMemoryBudgetTest, HalfTheMemoryAvailableCappedUnlessSet) {
+  v1::DaemonConfig config;
+  constexpr uint64_t kGiB = uint64_t{1} << 30;
+  EXPECT_EQ(PoolMemoryBudget(config, 24 * kGiB), 12 * kGiB);
+  EXPECT_EQ(PoolMemoryBudget(config, 256 * kGiB), 32 * kGiB);   // capped
+  EXPECT_EQ(PoolMemoryBudget(config, 0), 32 * kGiB);            // MemAvailable unknown
+  EXPECT_EQ(PoolMemoryBudget(config, 1024), uint64_t{1} << 20);  // at least 1 MiB
+  config.mutable_limits()->set_max_pool_memory(3 * kGiB);
+  EXPECT_EQ(PoolMemoryBudget(config, 24 * kGiB), 3 * kGiB);
+  EXPECT_GT(MemoryAvailableBytes(), 0u);  // this machine has /proc/meminfo
+}
+
 TEST(ValidateBindingOptionsTest, NamesTheGivenFieldPath) {
   v1::BindingOptions options;
   options.set_snaplen(32);

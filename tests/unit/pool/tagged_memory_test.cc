@@ -137,6 +137,55 @@ TEST(TaggedMemory, LargeBlockIsResidentFromTheStart) {
   EXPECT_EQ(memory.Free(block), Status::kSuccess);
 }
 
+// Under a PopulationGuard a large block is still resident when Allocate returns, made so
+// a step at a time, the guard asked before each step.
+TEST(PopulationGuard, APatientCallerGetsAResidentBlockAfterOneQuestionPerStep) {
+  TaggedMemory memory;
+  const size_t length = 2 * kPopulateChunkBytes + 4096;  // three steps
+  int asked = 0;
+  PopulationGuard guard([&] {
+    ++asked;
+    return false;
+  });
+  void* block = memory.Allocate(length, MemoryTag("POPG"), 64);
+  ASSERT_NE(block, nullptr);
+  const int pages = static_cast<int>((length + 4095) / static_cast<size_t>(sysconf(_SC_PAGESIZE)));
+  EXPECT_GE(ResidentPages(block, length), pages - 1);
+  EXPECT_GE(asked, 3);
+  EXPECT_EQ(memory.Free(block), Status::kSuccess);
+}
+
+// A caller that gives up mid-way gets null, and nothing stays allocated or counted.
+TEST(PopulationGuard, ACallerThatGivesUpGetsNullAndNothingIsKept) {
+  TaggedMemory memory;
+  int asked = 0;
+  {
+    PopulationGuard guard([&] { return ++asked > 2; });  // gives up at the third question
+    EXPECT_EQ(memory.Allocate(4 * kPopulateChunkBytes, MemoryTag("GAVE"), 64), nullptr);
+    EXPECT_TRUE(PopulationGuard::Abandoned());
+  }
+  EXPECT_EQ(asked, 4);  // and Abandoned() above
+  EXPECT_FALSE(PopulationGuard::Abandoned());  // the guard is gone
+  const TagUsage usage = memory.Usage(MemoryTag("GAVE"));
+  EXPECT_EQ(usage.bytes_outstanding, 0u);
+  EXPECT_EQ(usage.allocations, 0u);
+  // Without a guard the same size is allocated in one step.
+  void* block = memory.Allocate(4 * kPopulateChunkBytes, MemoryTag("GAVE"), 64);
+  ASSERT_NE(block, nullptr);
+  EXPECT_EQ(memory.Free(block), Status::kSuccess);
+}
+
+// Guards nest: the innermost one is asked, and the outer one again once it is gone.
+TEST(PopulationGuard, TheInnermostGuardIsAsked) {
+  PopulationGuard outer([] { return true; });
+  EXPECT_TRUE(PopulationGuard::Abandoned());
+  {
+    PopulationGuard inner([] { return false; });
+    EXPECT_FALSE(PopulationGuard::Abandoned());
+  }
+  EXPECT_TRUE(PopulationGuard::Abandoned());
+}
+
 // A retuned pool's storage must leave the process when its generation drains, even after
 // glibc has raised its dynamic mmap threshold (a large malloc block freed earlier makes
 // later blocks up to that size come from the heap, which keeps them resident).
