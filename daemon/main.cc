@@ -199,7 +199,7 @@ int main(int argc, char** argv) {
                  "metrics.listen_address)");
   app.add_option("--max-pool-memory", flags.max_pool_memory,
                  "pool memory every binding together may hold, bytes or with a unit (512MiB, "
-                 "8GiB); default half the memory available at start, at most 32 GiB "
+                 "8GiB); default half the memory free at start, at most 32 GiB "
                  "(overrides limits.max_pool_memory)")
       ->transform(CLI::AsSizeValue(false));
   app.set_version_flag("--version", "pktpoold " PKTPOOL_VERSION, "print the version and exit");
@@ -231,7 +231,7 @@ int main(int argc, char** argv) {
   pktpool::rpc::BindingTable bindings(pool_memory_budget);
   Log("<6>", absl::StrCat("pool memory budget: ", pool_memory_budget >> 20, " MiB",
                           config.limits().max_pool_memory() == 0
-                              ? " (half the memory available, at most 32 GiB)"
+                              ? " (half the memory free at start, at most 32 GiB)"
                               : ""));
   pktpool::rpc::ConfiguredBindings configured(&bindings);
   for (const auto& bind : config.bindings()) {

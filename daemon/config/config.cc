@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/sysinfo.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -10,7 +11,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <vector>
@@ -386,7 +386,7 @@ void CheckLimits(Problems& problems, const Scope& scope, const v1::Limits& limit
                  absl::StrCat(limits.max_pool_memory(), " is below ",
                               BytesText(kMinPoolMemoryBudget), "; use at least ",
                               BytesText(kMinPoolMemoryBudget),
-                              ", or 0 for the default (half the memory available at start, "
+                              ", or 0 for the default (half the memory free at start, "
                               "at most 32 GiB)"));
   }
 }
@@ -498,14 +498,10 @@ uint64_t PoolMemoryBudget(const v1::DaemonConfig& config, uint64_t memory_availa
 }
 
 uint64_t MemoryAvailableBytes() {
-  std::ifstream meminfo("/proc/meminfo");
-  std::string key, unit;
-  uint64_t kib = 0;
-  while (meminfo >> key >> kib) {
-    std::getline(meminfo, unit);
-    if (key == "MemAvailable:") return kib * 1024;
-  }
-  return 0;
+  // sysinfo, not /proc/meminfo: the service's ProcSubset=pid hides the latter.
+  struct sysinfo info {};
+  if (sysinfo(&info) != 0) return 0;
+  return (static_cast<uint64_t>(info.freeram) + info.bufferram) * info.mem_unit;
 }
 
 v1::BindingOptions BindingOptionsWithDefaults(v1::BindingOptions options) {

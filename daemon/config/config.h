@@ -18,7 +18,7 @@ inline constexpr uint32_t kDefaultMaxMessageBytes = 16u << 20;
 inline constexpr uint32_t kDefaultMaxFramesPerBatch = 4096;
 inline constexpr uint32_t kDefaultMaxConcurrentStreams = 64;
 // limits.max_pool_memory: the smallest budget one may set, and the default's share of the
-// memory available at start (MemAvailable) and its cap.
+// memory free at start (MemoryAvailableBytes) and its cap.
 inline constexpr uint64_t kMinPoolMemoryBudget = 1u << 20;
 inline constexpr uint64_t kDefaultPoolMemoryDivisor = 2;
 inline constexpr uint64_t kMaxDefaultPoolMemoryBudget = uint64_t{32} << 30;
@@ -65,7 +65,8 @@ std::string DefaultUnixSocketPath(bool is_root);
 // least kMinPoolMemoryBudget; 32 GiB when `memory_available` is 0, unknown).
 uint64_t PoolMemoryBudget(const pktpool::v1::DaemonConfig& config, uint64_t memory_available);
 
-// MemAvailable from /proc/meminfo, in bytes; 0 when it cannot be read.
+// Memory free now (sysinfo: free + buffers; the page cache is not counted), in bytes; 0
+// when it cannot be read.
 uint64_t MemoryAvailableBytes();
 
 // Splits "host:port" or "[ipv6]:port"; InvalidArgument saying what is wrong otherwise.

@@ -585,6 +585,36 @@ TEST_F(BindingTest, InterfaceDeletedGoesDownThenUpWithCountersKept) {
   receiver->Unsubscribe(subscriber);
 }
 
+// Fault table: the interface renamed (and named back) under a binding. The binding follows
+// the name it was bound to: DOWN while no interface has it (sends fail, counted), UP again
+// when it is back; the peer's capture is not disturbed.
+TEST_F(BindingTest, InterfaceRenamedGoesDownAndComesBackUnderItsName) {
+  Binding* sender = Bind(ns_->a());
+  Binding* receiver = Bind(ns_->b());
+  auto subscriber = receiver->Subscribe("s", 1024);
+  std::vector<Frame> frames;
+  for (uint32_t i = 0; i < 10; ++i) frames.push_back(MakeFrame(i, 100));
+  ASSERT_EQ(ns_->Run("ip link set " + ns_->a() + " down && ip link set " + ns_->a() +
+                     " name pktpool-renamed && ip link set pktpool-renamed up"),
+            0);
+  ASSERT_TRUE(WaitFor([&] { return sender->state() == BindingState::kDown; }, absl::Seconds(3)));
+  for (const FrameResult& r : sender->Send(Spans(frames), {})) {
+    EXPECT_EQ(r.error, SendError::kBindingDown);
+  }
+  EXPECT_EQ(sender->Stats().tx_failures[static_cast<int>(SendError::kBindingDown)], 10u);
+  EXPECT_EQ(receiver->state(), BindingState::kUp);
+  ASSERT_EQ(ns_->Run("ip link set pktpool-renamed down && ip link set pktpool-renamed name " +
+                     ns_->a() + " && ip link set " + ns_->a() + " up"),
+            0);
+  ASSERT_TRUE(WaitFor([&] { return sender->state() == BindingState::kUp; }, absl::Seconds(3)));
+  for (const FrameResult& r :
+       sender->Send(Spans(frames), {.wait_for_resources = absl::Seconds(5)})) {
+    ASSERT_EQ(r.error, SendError::kNone) << r.detail;
+  }
+  EXPECT_EQ(Collect(*subscriber, 10, absl::Seconds(5)).size(), 10u);
+  receiver->Unsubscribe(subscriber);
+}
+
 TEST_F(BindingTest, OwnFramesAreNotRecapturedByDefault) {
   Binding* sender = Bind(ns_->a());
   Binding* receiver = Bind(ns_->b());
@@ -658,6 +688,49 @@ TEST_F(BindingTest, PoolMemoryFiguresMatchWhatThePoolsAllocate) {
   options.tx.buffer_count = 4096;
   options.tx.buffer_size = 4096;
   EXPECT_EQ(binding->PoolMemoryInUse(), Binding::OpenMemoryBytes(options));
+}
+
+// Fault table (README, "Reliability"): the MTU lowered under a running send. Frames over
+// it fail with the kernel's reason, counted, and the send goes on; every frame is either
+// at the peer or in the failures.
+TEST_F(BindingTest, MtuLoweredUnderARunningSendFailsThoseFramesCountedAndTheSendGoesOn) {
+  Binding* sender = Bind(ns_->a());
+  Binding* receiver = Bind(ns_->b());
+  auto subscriber = receiver->Subscribe("mtu", 8192);
+  std::vector<Frame> frames;
+  for (uint32_t i = 0; i < 3000; ++i) frames.push_back(MakeFrame(i, 1400));
+  std::thread mtu_changes([&] {
+    // Down once the send is well under way, back up once frames have failed.
+    WaitFor([&] { return receiver->Stats().rx_frames >= 300; }, absl::Seconds(10));
+    ns_->Run("ip link set " + ns_->a() + " mtu 1000");
+    const int inject_failed = static_cast<int>(SendError::kInjectFailed);
+    WaitFor([&] { return sender->Stats().tx_failures[inject_failed] >= 100; }, absl::Seconds(10));
+    ns_->Run("ip link set " + ns_->a() + " mtu 1500");
+  });
+  const std::vector<FrameResult> results =
+      sender->Send(Spans(frames), {.frames_per_second = 2000});
+  mtu_changes.join();
+  ASSERT_EQ(results.size(), frames.size());
+  uint64_t sent = 0, failed = 0;
+  for (const FrameResult& r : results) {
+    if (r.error == SendError::kNone) {
+      ++sent;
+    } else {
+      ASSERT_EQ(r.error, SendError::kInjectFailed) << r.detail;
+      EXPECT_NE(r.detail.find("too long"), std::string::npos) << r.detail;  // EMSGSIZE
+      ++failed;
+    }
+  }
+  EXPECT_GE(failed, 100u);
+  EXPECT_GE(sent, 300u);
+  EXPECT_EQ(results.back().error, SendError::kNone) << "the send did not go on after the MTU";
+  const BindingStats stats = sender->Stats();
+  EXPECT_EQ(stats.tx_frames, sent);
+  EXPECT_EQ(stats.tx_failures[static_cast<int>(SendError::kInjectFailed)], failed);
+  // The peer got exactly the frames reported sent.
+  EXPECT_EQ(Collect(*subscriber, sent, absl::Seconds(10)).size(), sent);
+  EXPECT_EQ(Collect(*subscriber, 1, absl::Milliseconds(300)).size(), 0u);
+  receiver->Unsubscribe(subscriber);
 }
 
 TEST_F(BindingTest, BadInputsGetClearErrorsAndLoseNothing) {
