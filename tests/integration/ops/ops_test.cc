@@ -2,9 +2,7 @@
 // RELOADING, STOPPING), SIGHUP config reload under traffic, and /metrics against GetStats.
 // The daemon runs as its own process in a network namespace of the test's own, with a
 // veth pair; traffic goes only there.
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <httplib.h>
 #include <signal.h>
 #include <spawn.h>
@@ -39,6 +37,7 @@
 #include "absl/time/clock.h"
 #include "google/protobuf/util/time_util.h"
 #include "pktpool/v1/pktpool.grpc.pb.h"
+#include "tests/support/loopback_listener.h"
 #include "tests/support/namespace_test.h"
 #include "tests/support/tcpdump.h"
 #include "tests/support/test_frame.h"
@@ -899,15 +898,9 @@ TEST_F(OpsTest, AfterKillNineTheNextDaemonTakesTheStaleSocket) {
 
 // Fault table: the TCP listen address or the metrics port is taken.
 TEST_F(OpsTest, ATakenListenAddressOrMetricsPortIsAClearStartupError) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  ASSERT_EQ(listen(fd, 1), 0);
-  socklen_t length = sizeof(address);
-  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
-  const std::string taken = absl::StrCat("127.0.0.1:", ntohs(address.sin_port));
+  testing::LoopbackListener listener;
+  ASSERT_GT(listener.port(), 0);
+  const std::string taken = absl::StrCat("127.0.0.1:", listener.port());
   std::string err;
   EXPECT_EQ(RunOtherDaemon(absl::StrCat("--socket ", socket_, " --bind ", ns_->a(),
                                         " --listen ", taken),
@@ -921,7 +914,7 @@ TEST_F(OpsTest, ATakenListenAddressOrMetricsPortIsAClearStartupError) {
             1);
   EXPECT_THAT(err, HasSubstr(taken + " is already in use")) << err;
   EXPECT_THAT(err, HasSubstr("--metrics")) << err;
-  close(fd);
+  listener.Close();
   // Nothing was left listening: a daemon starts on the same socket now.
   StartDaemon({"--bind", ns_->a()});
   EXPECT_EQ(BoundInterfaces(), std::vector<std::string>{ns_->a()});

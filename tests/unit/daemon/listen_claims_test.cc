@@ -1,7 +1,5 @@
 #include "daemon/listen_claims.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -15,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "tests/support/loopback_listener.h"
 
 namespace pktpool {
 namespace {
@@ -108,20 +107,14 @@ TEST_F(SocketClaimTest, ADirectoryThatCannotBeMadeIsNamed) {
 }
 
 TEST(CheckTcpAddressFreeTest, APortSomeoneListensOnIsInUseUntilClosed) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  ASSERT_EQ(listen(fd, 1), 0);
-  socklen_t length = sizeof(address);
-  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
-  const int port = ntohs(address.sin_port);
+  testing::LoopbackListener listener;
+  const int port = listener.port();
+  ASSERT_GT(port, 0);
   const absl::Status taken = CheckTcpAddressFree("127.0.0.1", port, "--listen");
   EXPECT_EQ(taken.code(), absl::StatusCode::kFailedPrecondition) << taken;
   EXPECT_THAT(taken.message(), HasSubstr(absl::StrCat("127.0.0.1:", port, " is already in use")));
   EXPECT_THAT(taken.message(), HasSubstr("--listen"));
-  close(fd);
+  listener.Close();
   EXPECT_TRUE(CheckTcpAddressFree("127.0.0.1", port, "--listen").ok());
 }
 
