@@ -10,12 +10,13 @@
 # p99 under a send flood), pcap_replay.sh (pktpoolctl send --pcap vs trafgen, a sendmmsg
 # loop and tcpreplay), send_timing.sh (pktpoolctl send's timing vs
 # tcpreplay's, measured at the peer) and capture_stream.sh (pktpoolctl capture -w through
-# the daemon vs tcpdump -w, with 1, 2 and 4 streams). Full outputs go to bench/results/<name>.txt;
+# the daemon vs tcpdump -w, with 1, 2 and 4 streams) and load.sh (64 GetStats clients, 4
+# captures and a top-speed send together vs each alone). Full outputs go to bench/results/<name>.txt;
 # the section between the report markers in bench/README.md is rewritten with the
 # machine, the commit, each command and its summary (the peer, the ratio, the verdict).
 # Environment: the scripts' own (FRAMES, ROUNDS, CALLS, ...), and BENCHES: the names to
 # run (default all: pool_bench veth_throughput control_plane pcap_replay send_timing
-# capture_stream; "none" rewrites the report only); the report takes the others from their
+# capture_stream load; "none" rewrites the report only); the report takes the others from their
 # last results/<name>.txt and says so.
 # Exits non-zero only when a benchmark cannot run; missed targets are reported, not failed.
 set -euo pipefail
@@ -28,10 +29,10 @@ readme=$here/README.md
 [ "$(id -u)" -eq 0 ] || { echo "run_all.sh: must run as root (namespaces, raw sockets)" >&2; exit 1; }
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" -j2 --target pool_bench veth_throughput control_plane pktpoold pktpoolctl
+cmake --build "$build" -j2 --target pool_bench veth_throughput control_plane load pktpoold pktpoolctl
 mkdir -p "$results"
 
-BENCHES=${BENCHES:-"pool_bench veth_throughput control_plane pcap_replay send_timing capture_stream"}
+BENCHES=${BENCHES:-"pool_bench veth_throughput control_plane pcap_replay send_timing capture_stream load"}
 run() {  # name command... : full output to results/name.txt (only for names in BENCHES)
   local name=$1
   shift
@@ -49,6 +50,7 @@ run control_plane "$here/control_plane.sh" "$build"
 run pcap_replay "$here/pcap_replay.sh" "$build"
 run send_timing "$here/send_timing.sh" "$build"
 run capture_stream "$here/capture_stream.sh" "$build"
+run load "$here/load.sh" "$build"
 
 report=$(mktemp)
 trap 'rm -f "$report"' EXIT
@@ -61,7 +63,7 @@ trap 'rm -f "$report"' EXIT
     "$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r)," \
     "$(. /etc/os-release && echo "$PRETTY_NAME"), $(g++ --version | head -1)"
   echo "- build: Release, build-bench/; full outputs in [results/](results/)"
-  for name in pool_bench veth_throughput control_plane pcap_replay send_timing capture_stream; do
+  for name in pool_bench veth_throughput control_plane pcap_replay send_timing capture_stream load; do
     grep -qw -- "$name" <<<"$BENCHES" ||
       echo "- $name: kept from an earlier run ($(date -u -r "$results/$name.txt" +%Y-%m-%dT%H:%M:%SZ), results/$name.txt)"
   done
@@ -112,6 +114,14 @@ trap 'rm -f "$report"' EXIT
   echo
   echo '```'
   sed -n '/^== summary/,$p' "$results/capture_stream.txt"
+  echo '```'
+  echo
+  echo "### load.sh: 64 GetStats clients, 4 captures and a top-speed send together vs each alone"
+  echo
+  echo '`bench/load.sh build-bench`'
+  echo
+  echo '```'
+  sed -n '/per phase;/,/^result /p' "$results/load.txt" | grep -v '^result '
   echo '```'
   echo "<!-- report:end -->"
 } >"$report"
