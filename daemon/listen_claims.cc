@@ -82,9 +82,11 @@ absl::StatusOr<SocketClaim> SocketClaim::Take(const std::string& socket_path) {
         " serves on ", socket_path, " (it holds ", lock_path,
         "); stop it first, or choose another --socket (listen.unix_socket)"));
   }
+  // Best effort: without the pid the lock still holds; only a second daemon's message
+  // loses the holder's pid.
   const std::string pid = absl::StrCat(getpid(), "\n");
-  if (ftruncate(fd, 0) != 0 || pwrite(fd, pid.data(), pid.size(), 0) < 0) {
-    // The lock holds without the pid; only the message naming the holder loses it.
+  if (ftruncate(fd, 0) == 0) {
+    [[maybe_unused]] const ssize_t written = pwrite(fd, pid.data(), pid.size(), 0);
   }
   struct stat info {};
   if (lstat(socket_path.c_str(), &info) == 0) {

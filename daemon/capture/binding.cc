@@ -597,8 +597,9 @@ uint64_t Binding::TuneMemoryBytes(PoolId which, const TuneRequest& request) cons
   return 0;
 }
 
-uint64_t Binding::PoolMemoryInUse() const {
-  const BindingStats stats = Stats();
+uint64_t Binding::PoolMemoryInUse() const { return capture::PoolMemoryInUse(Stats()); }
+
+uint64_t PoolMemoryInUse(const BindingStats& stats) {
   uint64_t bytes = 0;
   for (const pool::TagUsage& usage : stats.memory) bytes += usage.bytes_outstanding;
   for (const pool::PoolStats* pool : {&stats.rx_packets, &stats.tx_packets}) {

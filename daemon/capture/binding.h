@@ -58,6 +58,10 @@ struct TuneResult {
 // map. What the memory budget (limits.max_pool_memory) counts.
 uint64_t PoolMemoryBytes(const PoolSizes& sizes);
 
+struct BindingStats;
+// Pool memory a binding held when `stats` was read (Binding::PoolMemoryInUse).
+uint64_t PoolMemoryInUse(const BindingStats& stats);
+
 struct BindingStats {
   std::string interface;
   BindingState state = BindingState::kBinding;

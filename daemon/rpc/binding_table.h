@@ -46,6 +46,8 @@ class BindingTable {
                                                const capture::TuneRequest& request);
   // The budget and the pool memory of every binding now.
   PoolMemoryUse PoolMemory() const;
+  // The budget alone (kNoPoolMemoryBudget: none).
+  uint64_t max_pool_memory() const { return max_pool_memory_; }
   // Closes and removes a binding; NOT_FOUND when there is none.
   absl::Status Unbind(const std::string& interface);
   // Closes and removes `expected` only while it is still the binding of `interface`:

@@ -131,7 +131,11 @@ v1::BindingInfo ToBindingInfo(const capture::Binding& binding) {
 }
 
 v1::BindingStats ToBindingStats(const capture::Binding& binding) {
-  const capture::BindingStats in = binding.Stats();
+  return ToBindingStats(binding, binding.Stats());
+}
+
+v1::BindingStats ToBindingStats(const capture::Binding& binding,
+                                const capture::BindingStats& in) {
   v1::BindingStats out;
   *out.mutable_binding() = ToBindingInfo(binding);
   out.mutable_binding()->set_interface_index(in.interface_index);

@@ -14,6 +14,9 @@ v1::BindingOptions FromBindingOptions(const capture::BindingOptions& options);
 
 v1::BindingInfo ToBindingInfo(const capture::Binding& binding);
 v1::BindingStats ToBindingStats(const capture::Binding& binding);
+// The same from `stats`, read from `binding` by the caller (one Stats() for several uses).
+v1::BindingStats ToBindingStats(const capture::Binding& binding,
+                                const capture::BindingStats& stats);
 v1::SendResult ToSendResult(capture::SendError error);
 // One frame's outcome: SENT when injected at least once, else its failure, else SKIPPED.
 v1::FrameOutcome ToFrameOutcome(const capture::FrameResult& result);
