@@ -244,7 +244,8 @@ int main(int argc, char** argv) {
   }
 
   pktpool::rpc::PktPoolService service(
-      &bindings, {.max_frames_per_batch = config.limits().max_frames_per_batch(),
+      &bindings, {.max_message_bytes = config.limits().max_message_bytes(),
+                  .max_frames_per_batch = config.limits().max_frames_per_batch(),
                   .max_concurrent_streams = config.limits().max_concurrent_streams()});
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -30,14 +30,38 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using google::protobuf::util::TimeUtil;
 
-// Messages stay well under the daemon's default limits (4096 frames, 16 MiB).
-constexpr size_t kMaxFramesPerMessage = 1024;
-constexpr size_t kMaxBytesPerMessage = 4 << 20;
-// A pcap file sent at top speed goes as record blobs (pcap_records) within the same
-// bounds: a file of up to 1024 frames and 4 MiB is one message, which the daemon repeats
-// for --loop; a larger one streams, its first message leaving as soon as it is read.
-constexpr size_t kMaxRecordFramesPerMessage = kMaxFramesPerMessage;
-constexpr size_t kMaxRecordBytesPerMessage = kMaxBytesPerMessage;
+// How many frames and frame bytes go in one SendFrames message.
+struct MessageBounds {
+  size_t frames = 1024;
+  size_t bytes = 4 << 20;
+};
+// What a message holds besides its frame bytes, at most: per frame a field tag and length
+// (or a pcap record header) and an offset, and the request's other fields.
+constexpr size_t kMessageOverheadBytes = 64 << 10;
+
+// Messages stay well under the daemon's limits: the defaults above (under its default
+// 4096 frames and 16 MiB), less when GetVersion says its limits.max_frames_per_batch or
+// limits.max_message_bytes are smaller. A pcap file sent at top speed goes as record
+// blobs (pcap_records) within the same bounds: a file that fits one message is one
+// SendFrames, which the daemon repeats for --loop; a larger one streams, its first
+// message leaving as soon as it is read.
+MessageBounds BoundsFor(const v1::Limits& limits) {
+  MessageBounds bounds;
+  if (limits.max_frames_per_batch() > 0) {
+    bounds.frames = std::min<size_t>(bounds.frames, limits.max_frames_per_batch());
+  }
+  if (limits.max_message_bytes() > kMessageOverheadBytes) {
+    bounds.bytes = std::min<size_t>(bounds.bytes, limits.max_message_bytes() - kMessageOverheadBytes);
+  }
+  return bounds;
+}
+
+// The daemon's limits (GetVersion); a daemon that does not say gets the defaults.
+MessageBounds AskBounds(PktPoolClient& client) {
+  v1::GetVersionResponse version;
+  if (!client.Version(&version).ok()) return MessageBounds{};
+  return BoundsFor(version.limits());
+}
 // A looped batch is repeated by the daemon up to this many frames per message.
 constexpr uint64_t kMaxRepeatedFramesPerMessage = 65536;
 // Timed sends: a message holds at most this much of the timeline and is written at most
@@ -60,6 +84,7 @@ struct SendArgs {
   double duration_seconds = 0;
   uint32_t max_burst = 0;
   double wait_seconds = 0;
+  MessageBounds bounds;  // the daemon's, once connected (AskBounds)
 };
 
 enum class Timing { kTopSpeed, kRate, kRecorded };
@@ -153,13 +178,13 @@ v1::SendFramesRequest BaseRequest(const SendArgs& args, Timing timing) {
 }
 
 // Splits frames [0, n) into message-sized runs: {first, count}.
-std::vector<std::pair<size_t, size_t>> Chunks(const std::vector<FileFrame>& frames) {
+std::vector<std::pair<size_t, size_t>> Chunks(const std::vector<FileFrame>& frames,
+                                              const MessageBounds& bounds) {
   std::vector<std::pair<size_t, size_t>> chunks;
   size_t first = 0, bytes = 0;
   for (size_t i = 0; i < frames.size(); ++i) {
     const size_t count = i - first;
-    if (count > 0 && (count == kMaxFramesPerMessage ||
-                      bytes + frames[i].data.size() > kMaxBytesPerMessage)) {
+    if (count > 0 && (count == bounds.frames || bytes + frames[i].data.size() > bounds.bytes)) {
       chunks.emplace_back(first, count);
       first = i;
       bytes = 0;
@@ -208,7 +233,7 @@ int SendUnary(PktPoolClient& client, const v1::SendFramesRequest& request,
 void WriteTopSpeed(const SendArgs& args, std::vector<FileFrame>& frames,
                    grpc::ClientWriter<v1::SendFramesRequest>& writer,
                    const InterruptWatcher& interrupt, bool* stream_ok) {
-  const auto chunks = Chunks(frames);
+  const auto chunks = Chunks(frames, args.bounds);
   uint32_t repeat = 1;
   if (chunks.size() == 1) {
     repeat = static_cast<uint32_t>(std::max<uint64_t>(
@@ -292,8 +317,8 @@ void WriteTimed(const SendArgs& args, Timing timing, const std::vector<FileFrame
     const int64_t due = timeline.Next(frames[i].data.size(), offset);
     if (due > duration_ns) break;  // the daemon would skip it
     const bool full = message.frames_size() > 0 &&
-                      (static_cast<size_t>(message.frames_size()) == kMaxFramesPerMessage ||
-                       message_bytes + frames[i].data.size() > kMaxBytesPerMessage ||
+                      (static_cast<size_t>(message.frames_size()) == args.bounds.frames ||
+                       message_bytes + frames[i].data.size() > args.bounds.bytes ||
                        due - message_first_due > kMessageSpanNs);
     if (full && !write()) return;
     if (message.frames_size() == 0) message_first_due = due;
@@ -381,7 +406,7 @@ void WriteTopSpeedRecords(const SendArgs& args, PcapRecordReader& reader, std::s
   while (!done()) {
     std::string records;
     absl::StatusOr<size_t> count =
-        reader.Next(&records, kMaxRecordFramesPerMessage, kMaxRecordBytesPerMessage);
+        reader.Next(&records, args.bounds.frames, args.bounds.bytes);
     if (!count.ok()) {
       *damage = count.status();
       return;
@@ -469,25 +494,37 @@ void PrintSummary(const SendArgs& args, const SendTotals& t, bool json) {
 }
 
 // send --pcap FILE --topspeed (no --hex or --file frames): the file as record blobs.
-int RunSendRecords(const SendArgs& args, const GlobalOptions& options) {
-  absl::StatusOr<PcapRecordReader> reader = PcapRecordReader::Open(args.pcap_file);
-  if (!reader.ok()) return ReportUsage(reader.status());
-  // The first two messages are read before connecting: an empty or unreadable file is a
-  // usage error, and a file that fits one message goes as one SendFrames call.
+int RunSendRecords(SendArgs args, const GlobalOptions& options) {
+  absl::StatusOr<PcapRecordReader> reader;
   std::string first, second;
-  absl::StatusOr<size_t> first_count =
-      reader->Next(&first, kMaxRecordFramesPerMessage, kMaxRecordBytesPerMessage);
-  if (!first_count.ok()) return ReportUsage(first_count.status());
-  if (*first_count == 0) {
-    return ReportUsage(absl::InvalidArgumentError(absl::StrCat(args.pcap_file, " holds no frames")));
-  }
-  absl::StatusOr<size_t> second_count =
-      reader->Next(&second, kMaxRecordFramesPerMessage, kMaxRecordBytesPerMessage);
-  if (!second_count.ok()) return ReportUsage(second_count.status());
+  absl::StatusOr<size_t> first_count, second_count;
+  // The first two messages: an empty or unreadable file is a usage error, and a file that
+  // fits one message goes as one SendFrames call.
+  auto read_first_two = [&]() -> absl::Status {
+    reader = PcapRecordReader::Open(args.pcap_file);
+    if (!reader.ok()) return reader.status();
+    first_count = reader->Next(&first, args.bounds.frames, args.bounds.bytes);
+    if (!first_count.ok()) return first_count.status();
+    if (*first_count == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(args.pcap_file, " holds no frames"));
+    }
+    second_count = reader->Next(&second, args.bounds.frames, args.bounds.bytes);
+    return second_count.status();
+  };
+  // Read before connecting (a bad file is reported without a daemon), and again in
+  // smaller messages if the daemon's limits ask for them.
+  if (absl::Status read = read_first_two(); !read.ok()) return ReportUsage(read);
   InterruptWatcher interrupt;  // before the channel's threads start
   int code = kExitOk;
   auto client = ConnectOrReport(options, &code);
   if (!client) return code;
+  if (const MessageBounds bounds = AskBounds(*client);
+      bounds.frames < args.bounds.frames || bounds.bytes < args.bounds.bytes) {
+    args.bounds = bounds;
+    first.clear();
+    second.clear();
+    if (absl::Status read = read_first_two(); !read.ok()) return ReportUsage(read);
+  }
   SendTotals totals;
   absl::Status damage;
   if (*second_count == 0 && *first_count * args.loop <= kMaxRepeatedFramesPerMessage) {
@@ -516,7 +553,7 @@ int RunSendRecords(const SendArgs& args, const GlobalOptions& options) {
   return totals.response.frames_failed() == 0 ? kExitOk : kExitRefused;
 }
 
-int RunSend(const SendArgs& args, const GlobalOptions& options) {
+int RunSend(SendArgs args, const GlobalOptions& options) {
   if (args.hex.empty() && args.raw_files.empty() && args.pcap_file.empty()) {
     return ReportUsage(absl::InvalidArgumentError(
         "send needs frames: --hex HEX, --file RAW_FRAME or --pcap FILE (see send --help)"));
@@ -533,9 +570,10 @@ int RunSend(const SendArgs& args, const GlobalOptions& options) {
   int code = kExitOk;
   auto client = ConnectOrReport(options, &code);
   if (!client) return code;
+  args.bounds = AskBounds(*client);
   SendTotals totals;
   // One SendFrames (with per-frame outcomes) when everything fits one unpaced message.
-  const bool one_message = timing == Timing::kTopSpeed && Chunks(*frames).size() == 1 &&
+  const bool one_message = timing == Timing::kTopSpeed && Chunks(*frames, args.bounds).size() == 1 &&
                            frames->size() * args.loop <= kMaxRepeatedFramesPerMessage;
   if (one_message) {
     v1::SendFramesRequest request = BaseRequest(args, Timing::kTopSpeed);

@@ -371,7 +371,7 @@ void CheckBindings(Problems& problems, const Scope& root, const v1::DaemonConfig
 
 void CheckLimits(Problems& problems, const Scope& scope, const v1::Limits& limits) {
   CheckZeroOrRange(problems, scope, "max_message_bytes", limits.max_message_bytes(),
-                   {.min = 4 * kKiB,
+                   {.min = kMinMaxMessageBytes,
                     .max = 256 * kMiB,
                     .default_value = kDefaultMaxMessageBytes,
                     .bytes = true});

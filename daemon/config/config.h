@@ -15,6 +15,9 @@ namespace pktpool::config {
 
 // Defaults of Limits (the ones of BindingOptions live in daemon/capture/binding_options.h).
 inline constexpr uint32_t kDefaultMaxMessageBytes = 16u << 20;
+// limits.max_message_bytes at least: a capture message (about 1 MiB of frames) and one
+// frame of the largest snaplen fit, and so does any single frame a client sends.
+inline constexpr uint32_t kMinMaxMessageBytes = 2u << 20;
 inline constexpr uint32_t kDefaultMaxFramesPerBatch = 4096;
 inline constexpr uint32_t kDefaultMaxConcurrentStreams = 64;
 // limits.max_pool_memory: the smallest budget one may set, and the default's share of the

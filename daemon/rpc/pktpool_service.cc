@@ -36,7 +36,9 @@ constexpr absl::Duration kCapturePoll = absl::Milliseconds(5);
 constexpr uint32_t kDefaultCaptureBatch = 256;         // CAPTURE_FORMAT_FRAMES
 constexpr uint32_t kDefaultRecordBatch = 4096;         // CAPTURE_FORMAT_PCAP_RECORDS
 constexpr uint32_t kMaxCaptureBatch = 4096;
-constexpr size_t kRecordMessageBytes = 1u << 20;       // a PCAP_RECORDS message, about
+// A capture message's frame bytes, about (either format): well under the smallest
+// limits.max_message_bytes (2 MiB), whatever the frames' sizes.
+constexpr size_t kCaptureMessageBytes = 1u << 20;
 constexpr char kCaptureIdKey[] = "pktpool-capture-id";
 
 grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context, const absl::Status& status) {
@@ -234,6 +236,7 @@ class CaptureStream final : public AlarmedWriteStream<v1::CaptureResponse> {
   // (StopCapture) and drained, one last message carries the final counts.
   void Next() override {
     response_.Clear();
+    frame_bytes_ = 0;
     Fill();
     // Stopped by the receive thread: nothing more comes; once the queue is empty the
     // counts are final.
@@ -273,7 +276,7 @@ class CaptureStream final : public AlarmedWriteStream<v1::CaptureResponse> {
     }
   }
 
-  bool Full() const { return Filled() >= batch_ || Bytes() >= kRecordMessageBytes; }
+  bool Full() const { return Filled() >= batch_ || Bytes() >= kCaptureMessageBytes; }
 
   // Once the receive thread has stopped the subscriber (after StopCapture), the final
   // message is due (after what is still queued).
@@ -286,7 +289,7 @@ class CaptureStream final : public AlarmedWriteStream<v1::CaptureResponse> {
   size_t Filled() const {
     return records_ ? response_.record_count() : static_cast<size_t>(response_.frames_size());
   }
-  size_t Bytes() const { return records_ ? response_.pcap_records().size() : 0; }
+  size_t Bytes() const { return records_ ? response_.pcap_records().size() : frame_bytes_; }
 
   // Adds the popped frames that pass the filter to response_ until it is full, then
   // releases those it went through.
@@ -310,6 +313,7 @@ class CaptureStream final : public AlarmedWriteStream<v1::CaptureResponse> {
         data->resize(length);
         pool::CopyOutOfPacket(frame.packet(),
                               {reinterpret_cast<uint8_t*>(data->data()), length});
+        frame_bytes_ += length;
       }
       ++captured_;
       if (remaining_ != 0 && --remaining_ == 0) {
@@ -329,7 +333,7 @@ class CaptureStream final : public AlarmedWriteStream<v1::CaptureResponse> {
   // packet's buffer chain into the message.
   void AppendRecord(const capture::RxFrame& frame, uint32_t length) {
     std::string* records = response_.mutable_pcap_records();
-    if (records->capacity() < kRecordMessageBytes) records->reserve(kRecordMessageBytes + 65536);
+    if (records->capacity() < kCaptureMessageBytes) records->reserve(kCaptureMessageBytes + 65536);
     const size_t at = records->size();
     records->resize(at + records::kRecordHeaderSize + length);
     uint8_t* out = reinterpret_cast<uint8_t*>(records->data() + at);
@@ -362,6 +366,7 @@ class CaptureStream final : public AlarmedWriteStream<v1::CaptureResponse> {
   const bool records_;
   const uint32_t batch_;
   uint64_t captured_ = 0;
+  size_t frame_bytes_ = 0;  // CAPTURE_FORMAT_FRAMES: the frame bytes in response_
   uint64_t filtered_ = 0;
   bool finishing_ = false;      // count reached: this message is the last
   bool stop_seen_ = false;      // the receive thread stopped the subscriber
@@ -700,6 +705,11 @@ grpc::ServerUnaryReactor* PktPoolService::GetVersion(grpc::CallbackServerContext
                                                      const v1::GetVersionRequest*,
                                                      v1::GetVersionResponse* response) {
   response->set_version(PKTPOOL_VERSION);
+  v1::Limits* limits = response->mutable_limits();
+  limits->set_max_message_bytes(limits_.max_message_bytes);
+  limits->set_max_frames_per_batch(limits_.max_frames_per_batch);
+  limits->set_max_concurrent_streams(limits_.max_concurrent_streams);
+  limits->set_max_pool_memory(bindings_->max_pool_memory());
   return Done(context, absl::OkStatus());
 }
 

@@ -19,6 +19,7 @@ namespace pktpool::rpc {
 
 // Limits the service enforces (DaemonConfig.limits, defaults filled in).
 struct ServiceLimits {
+  uint32_t max_message_bytes = 16u << 20;
   uint32_t max_frames_per_batch = 4096;
   uint32_t max_concurrent_streams = 64;
 };

@@ -143,10 +143,16 @@ def run(main, args):
 
 def print_rpc_error(error, args):
     """Writes `script: CODE: the daemon's message` to stderr, with a hint when no daemon
-    answers."""
+    answers or a message was over the daemon's size limit."""
     code = error.code()
     name = code.name if code is not None else "UNKNOWN"
     hint = ""
     if code == grpc.StatusCode.UNAVAILABLE:
         hint = f" (is pktpoold running and listening on {target_of(args)}? see --socket)"
+    elif (code == grpc.StatusCode.RESOURCE_EXHAUSTED
+          and "Received message larger than max" in (error.details() or "")):
+        # gRPC refuses it before the daemon sees it; nothing of the message was sent.
+        hint = (" (the limit is the daemon's limits.max_message_bytes, which GetVersion "
+                "returns: send the frames in several smaller requests, or raise the limit "
+                "in pktpoold's config and restart it; nothing of this request was sent)")
     sys.stderr.write(f"{os.path.basename(sys.argv[0])}: {name}: {error.details()}{hint}\n")

@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -110,10 +111,21 @@ class CtlTest : public testing::NamespaceTest {
     dir_ = absl::StrCat("/tmp/pktpoolctl-test-", getpid(), "-", counter_++);
     std::filesystem::create_directories(dir_);
     socket_ = dir_ + "/pktpoold.sock";
-    daemon_ = std::make_unique<ChildProcess>(std::vector<std::string>{
-        PKTPOOLD_PATH, "--socket", socket_, "--bind", ns_->a(), "--bind", ns_->b()});
+    StartDaemon({"--bind", ns_->a(), "--bind", ns_->b()});
+  }
+
+  // pktpoold --socket S ARGS..., and a channel to it once it answers.
+  void StartDaemon(std::vector<std::string> args) {
+    std::vector<std::string> argv = {PKTPOOLD_PATH, "--socket", socket_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    daemon_ = std::make_unique<ChildProcess>(argv);
     ASSERT_TRUE(daemon_->started());
-    channel_ = grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials());
+    // A channel of its own (a local subchannel pool): a restarted daemon on the same
+    // socket gets a new connection, as a new client process would.
+    grpc::ChannelArguments arguments;
+    arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    channel_ = grpc::CreateCustomChannel("unix:" + socket_, grpc::InsecureChannelCredentials(),
+                                         arguments);
     const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(10);
     bool connected = false;
     while (!connected && std::chrono::system_clock::now() < deadline) {
@@ -124,11 +136,15 @@ class CtlTest : public testing::NamespaceTest {
     stub_ = v1::PktPool::NewStub(channel_);
   }
 
+  void StopDaemon() {
+    if (!daemon_) return;
+    daemon_->Signal(SIGTERM);
+    daemon_->Wait(absl::Seconds(10));
+    daemon_.reset();
+  }
+
   void TearDown() override {
-    if (daemon_) {
-      daemon_->Signal(SIGTERM);
-      daemon_->Wait(absl::Seconds(10));
-    }
+    StopDaemon();
     std::error_code error;
     std::filesystem::remove_all(dir_, error);
   }
@@ -939,6 +955,92 @@ TEST_P(SeveralCaptureStreamsTest, EachStreamGetsEveryFrameOfABurst) {
 }
 
 INSTANTIATE_TEST_SUITE_P(TwoAndFour, SeveralCaptureStreamsTest, ::testing::Values(2, 4));
+
+// A daemon with small message limits: pktpoolctl asks for them (GetVersion) and sizes its
+// messages to fit, on every send path; with its default sizes (1024 frames, 4 MiB) every
+// one of these sends would be refused.
+TEST_F(CtlTest, SendSizesItsMessagesByTheDaemonsLimits) {
+  StopDaemon();
+  const std::string config = dir_ + "/small-limits.textproto";
+  std::ofstream(config) << "limits { max_message_bytes: 2097152 max_frames_per_batch: 100 }\n"
+                        << "bindings { interface: \"" << ns_->a() << "\" }\n"
+                        << "bindings { interface: \"" << ns_->b() << "\" }\n";
+  // 4,000-byte frames: 1,024 of them would be about 4 MiB, twice the limit.
+  ns_->Run("ip link set " + ns_->a() + " mtu 9000");
+  ns_->Run("ip link set " + ns_->b() + " mtu 9000");
+  StartDaemon({"--config", config});
+
+  v1::GetVersionResponse version;
+  Call(&v1::PktPool::Stub::GetVersion, v1::GetVersionRequest{}, &version);
+  EXPECT_EQ(version.limits().max_message_bytes(), 2097152u);
+  EXPECT_EQ(version.limits().max_frames_per_batch(), 100u);
+  EXPECT_EQ(version.limits().max_concurrent_streams(), 64u);
+  EXPECT_GT(version.limits().max_pool_memory(), 0u);
+
+  const uint32_t kFrames = 1200;
+  std::vector<std::string> frames;
+  std::vector<int64_t> offsets;
+  for (uint32_t i = 0; i < kFrames; ++i) {
+    frames.push_back(testing::TestFrame<std::string>(i, 4000));
+    offsets.push_back(i * 10'000);
+  }
+  const std::string file = dir_ + "/jumbo.pcap";
+  WritePcap(file, frames, offsets);
+  uint64_t expected_rx = Stats().bindings(1).rx_frames();
+  // Top speed (record blobs), at a rate, with the recorded timing, and a file that fits
+  // one default-sized message (per-frame outcomes) but not one of this daemon's.
+  const std::vector<std::vector<std::string>> sends = {
+      {"--topspeed"}, {"--pps", "50000"}, {"--multiplier", "10"}};
+  for (const auto& timing : sends) {
+    std::vector<std::string> args = {"send", ns_->a(), "--pcap", file};
+    args.insert(args.end(), timing.begin(), timing.end());
+    CommandResult sent = Ctl(args);
+    ASSERT_EQ(sent.exit_code, 0) << timing[0] << ": " << sent.err;
+    EXPECT_EQ(sent.out.rfind(absl::StrCat("Actual: ", kFrames, " frames ("), 0), 0u)
+        << timing[0] << ": " << sent.out;
+    expected_rx += kFrames;
+    WaitForRx(expected_rx);
+  }
+  std::vector<std::string> hex_args = {"send", ns_->a()};
+  for (uint32_t i = 0; i < 300; ++i) {
+    hex_args.push_back("--hex");
+    hex_args.push_back(absl::BytesToHexString(testing::TestFrame<std::string>(i, 1000)));
+  }
+  CommandResult hex = Ctl(hex_args);
+  ASSERT_EQ(hex.exit_code, 0) << hex.err;
+  WaitForRx(expected_rx + 300);
+  EXPECT_EQ(Stats().bindings(0).tx_frames(), 3 * kFrames + 300);
+
+  // The daemon's own messages stay under the limit too: a capture stream in the FRAMES
+  // format (256 frames a message by default) of 8,800-byte frames, which would be 2.25 MB.
+  // The client reads only once every frame has arrived, so full messages are waiting.
+  const uint32_t kCaptured = 600;
+  std::vector<std::string> large;
+  for (uint32_t i = 0; i < kCaptured; ++i) large.push_back(testing::TestFrame<std::string>(i, 8800));
+  const std::string large_file = dir_ + "/large-frames.pcap";
+  WritePcap(large_file, large, std::vector<int64_t>(kCaptured, 0));
+  grpc::ClientContext capture_context;
+  capture_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::CaptureRequest capture;
+  capture.set_interface(ns_->b());
+  capture.set_count(kCaptured);
+  capture.set_format(v1::CAPTURE_FORMAT_FRAMES);
+  auto reader = stub_->Capture(&capture_context, capture);
+  reader->WaitForInitialMetadata();
+  CommandResult sent = Ctl({"send", ns_->a(), "--pcap", large_file, "--topspeed"});
+  ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  WaitForRx(expected_rx + 300 + kCaptured);
+  v1::CaptureResponse message;
+  size_t captured = 0, largest = 0;
+  while (reader->Read(&message)) {
+    captured += static_cast<size_t>(message.frames_size());
+    largest = std::max(largest, message.ByteSizeLong());
+  }
+  const grpc::Status ended = reader->Finish();
+  EXPECT_TRUE(ended.ok()) << ended.error_code() << ": " << ended.error_message();
+  EXPECT_EQ(captured, kCaptured);
+  EXPECT_LE(largest, 2097152u);
+}
 
 TEST_F(CtlTest, LargeFramesFillManyMessagesAndArriveWholeAndInOrder) {
   // 5,000 frames of 1,500 bytes are about 7.5 MB: more than a message holds (about 1 MiB),

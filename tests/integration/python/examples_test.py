@@ -318,6 +318,24 @@ class SendFramesTest(unittest.TestCase):
         self.assertTrue(lines[1].startswith("frame 2 (--hex #2): INJECT_FAILED"), lines[1])
         self.assertEqual(int(stats()[ENV.a]["tx_failures"]["inject_failed"]), failures_before + 1)
 
+    def test_request_over_the_message_limit_names_it_and_sends_nothing(self):
+        # 300 frames of 60,000 bytes: an 18 MB request, over the daemon's default 16 MiB.
+        path = os.path.join(ENV.tmp, "huge.txt")
+        with open(path, "w", encoding="ascii") as frames:
+            for sequence in range(300):
+                frames.write(frame(sequence, 60000) + "\n")
+        tx_before = counter(ENV.a, "tx_frames")
+        result = example("send_frames.py", ENV.a, "--file", path)
+        os.remove(path)
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn("RESOURCE_EXHAUSTED: Received message larger than max (", result.stderr)
+        self.assertIn(" vs. 16777216)", result.stderr)
+        self.assertIn("the daemon's limits.max_message_bytes", result.stderr)
+        self.assertIn("nothing of this request was sent", result.stderr)
+        self.assertEqual(counter(ENV.a, "tx_frames"), tx_before)
+        # The daemon keeps serving.
+        self.assertEqual(example("send_frames.py", ENV.a, "--hex", frame(1)).returncode, 0)
+
     def test_bad_hex_is_usage_error_and_sends_nothing(self):
         tx_before = counter(ENV.a, "tx_frames")
         result = example("send_frames.py", ENV.a, "--hex", frame(1), "--hex", "ffzz")

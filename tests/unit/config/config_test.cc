@@ -345,8 +345,8 @@ const RuleCase kRuleCases[] = {
      "bindings {\n  interface: \"vethcfg0\"\n  options {\n    rx { buffer_count: 100 }\n"
      "    rx_preallocate: 200\n  }\n}\n",
      "5: bindings[0].options.rx_preallocate", "exceeds the 100 rx buffers"},
-    {"MaxMessageBytesBelow4096", "limits {\n  max_message_bytes: 4095\n}\n",
-     "2: limits.max_message_bytes", "4095 is below 4096 (4 KiB)"},
+    {"MaxMessageBytesBelow2MiB", "limits {\n  max_message_bytes: 2097151\n}\n",
+     "2: limits.max_message_bytes", "2097151 is below 2097152 (2 MiB)"},
     {"MaxMessageBytesOver256MiB", "limits {\n  max_message_bytes: 268435457\n}\n",
      "2: limits.max_message_bytes", "exceeds 268435456 (256 MiB)"},
     {"MaxFramesPerBatchOver65536", "limits {\n  max_frames_per_batch: 65537\n}\n",
@@ -400,7 +400,7 @@ TEST_F(ConfigFileTest, BoundaryValuesAreValid) {
   )pb"));
   EXPECT_TRUE(config.ok()) << config.status();
   config = LoadConfigFile(WriteConfig(
-      "limits { max_message_bytes: 4096 max_frames_per_batch: 65536 "
+      "limits { max_message_bytes: 2097152 max_frames_per_batch: 65536 "
       "max_concurrent_streams: 10000 }\n"));
   EXPECT_TRUE(config.ok()) << config.status();
 }
