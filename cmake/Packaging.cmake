@@ -67,6 +67,33 @@ install(CODE "
 
 set(PKTPOOL_DOC_DIR ${CMAKE_INSTALL_DATAROOTDIR}/doc/pktpool)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${PKTPOOL_DOC_DIR})
+
+# The license in Debian's machine-readable form (DEP-5; the full text is LICENSE, and on
+# Debian /usr/share/common-licenses/Apache-2.0) and the changelog, where Debian policy
+# puts them: share/doc/pktpool/copyright and changelog.gz (a native package's name),
+# compressed with `gzip -9n` (no name, no time stamp: the .deb is reproducible).
+set(PKTPOOL_CHANGELOG ${PROJECT_SOURCE_DIR}/deploy/debian/changelog)
+file(STRINGS ${PKTPOOL_CHANGELOG} pktpool_changelog_head LIMIT_COUNT 1)
+if(NOT pktpool_changelog_head MATCHES "^pktpool \\(${PROJECT_VERSION}\\) ")
+  message(FATAL_ERROR "deploy/debian/changelog starts with '${pktpool_changelog_head}': its "
+          "newest entry must be for version ${PROJECT_VERSION} (project() in CMakeLists.txt); "
+          "add an entry (dch -c deploy/debian/changelog -v ${PROJECT_VERSION})")
+endif()
+find_program(PKTPOOL_GZIP gzip REQUIRED)
+set(PKTPOOL_CHANGELOG_GZ ${PROJECT_BINARY_DIR}/deploy/changelog.gz)
+add_custom_command(OUTPUT ${PKTPOOL_CHANGELOG_GZ}
+  COMMAND ${CMAKE_COMMAND} -E copy ${PKTPOOL_CHANGELOG} ${PROJECT_BINARY_DIR}/deploy/changelog
+  COMMAND ${PKTPOOL_GZIP} -9nf ${PROJECT_BINARY_DIR}/deploy/changelog
+  DEPENDS ${PKTPOOL_CHANGELOG}
+  COMMENT "Compressing the Debian changelog"
+  VERBATIM)
+add_custom_target(package_changelog ALL DEPENDS ${PKTPOOL_CHANGELOG_GZ})
+install(FILES ${PKTPOOL_CHANGELOG_GZ} ${PROJECT_SOURCE_DIR}/deploy/debian/copyright
+        DESTINATION ${PKTPOOL_DOC_DIR})
+# What lintian reports and Debian accepts here, each with its reason (the deploy_deb test
+# runs lintian on the package).
+install(FILES ${PROJECT_SOURCE_DIR}/deploy/debian/lintian-overrides
+        DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/lintian/overrides RENAME pktpool)
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/README.md DESTINATION ${PKTPOOL_DOC_DIR}
         RENAME README.deploy.md)
 install(FILES ${PKTPOOL_EXAMPLE_CONFIG} DESTINATION ${PKTPOOL_DOC_DIR}/examples)
@@ -84,14 +111,19 @@ set(CPACK_PACKAGE_VENDOR "pktpool")
 set(CPACK_PACKAGE_CONTACT ${PKTPOOL_PACKAGE_MAINTAINER})
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
     "NDIS-style packet pools on libpcap bindings, with a gRPC control plane")
+# Lines of at most 79 characters: the control file indents each by one (lintian's
+# extended-description-line-too-long).
 set(CPACK_PACKAGE_DESCRIPTION
-    "pktpoold binds network interfaces through libpcap, captures and injects Ethernet
-frames, and runs its receive and send paths through NDIS 5.1-style packet and
-buffer pools. A gRPC control plane (Unix socket, optional TLS TCP) exposes pool
-statistics, live pool tuning, sends and capture streams; Prometheus metrics are
-served over HTTP. pktpoolctl is its command line. The package installs the
-systemd unit pktpoold.service (hardened, CAP_NET_RAW and CAP_NET_ADMIN only), the
-system user pktpool and the config /etc/pktpool/pktpoold.textproto.")
+    "pktpoold binds network interfaces through libpcap, captures and injects
+Ethernet frames, and runs its receive and send paths through NDIS 5.1-style
+packet and buffer pools. A gRPC control plane (Unix socket, optional TLS TCP)
+exposes pool statistics, live pool tuning, sends and capture streams;
+Prometheus metrics are served over HTTP. pktpoolctl is its command line, and
+pktpool-extcap lets Wireshark capture through the daemon.
+
+The package installs the systemd unit pktpoold.service (hardened, with
+CAP_NET_RAW and CAP_NET_ADMIN only, disabled until enabled), the system user
+pktpool and the config /etc/pktpool/pktpoold.textproto.")
 # The file name Debian tools expect: pktpool_0.1.0_amd64.deb.
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_MAINTAINER ${PKTPOOL_PACKAGE_MAINTAINER})
@@ -130,4 +162,4 @@ add_custom_target(deb
   WORKING_DIRECTORY ${PROJECT_BINARY_DIR}
   COMMENT "Building the .deb (pktpool_${PROJECT_VERSION}_*.deb in ${PROJECT_BINARY_DIR})"
   VERBATIM)
-add_dependencies(deb pktpoold pktpoolctl pktpool-extcap)
+add_dependencies(deb pktpoold pktpoolctl pktpool-extcap package_changelog)

@@ -15,6 +15,9 @@ packages=(
   libcli11-dev
   # service integration: sd_notify, the metrics endpoint (cpp-httplib), unit checks, .deb
   libsystemd-dev libcpp-httplib-dev systemd dpkg-dev file
+  # the package: man pages from scdoc sources (rendered with groff in the tests), the
+  # bash completion's helpers, and Debian's package checker
+  scdoc groff-base man-db bash-completion lintian
   # Python client: stubs from grpc_python_plugin, run with Debian's python3
   python3 python3-grpcio python3-protobuf python3-yaml
   # pktpoolctl watch tests (a real terminal)

@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """deploy_deb: cpack builds pktpool_<version>_<arch>.deb from the build directory; it
-holds the two programs, the unit, the sysusers entry and the config (a conffile), and
-no test or benchmark; dpkg-shlibdeps' Depends name the Debian library packages; the
-extracted pktpoold runs (--version); the maintainer scripts do what they say with
-systemd-sysusers, useradd and systemctl replaced by recorders.
+holds the two programs, the unit, the sysusers entry and the config (a conffile), the
+DEP-5 copyright file and the changelog, and no test or benchmark; dpkg-shlibdeps'
+Depends name the Debian library packages; lintian reports no error and no warning; the
+extracted pktpoold runs (--version); the maintainer scripts do what they say, the way
+dh_installsystemd's do, with systemd-sysusers, useradd, deb-systemd-helper,
+deb-systemd-invoke and systemctl replaced by recorders.
 
 Needs pktpoold and pktpoolctl built (cpack installs what is built, builds nothing).
 """
@@ -13,6 +15,7 @@ import os
 import re
 import shutil
 import stat
+import subprocess
 import tempfile
 
 from deploy_testlib import fail, run, skip_unless
@@ -25,6 +28,13 @@ REQUIRED_FILES = [
     "./usr/share/doc/pktpool/examples/pktpoold.textproto",
     "./usr/share/doc/pktpool/examples/grafana/pktpool-dashboard.json",
     "./usr/share/doc/pktpool/examples/kubernetes/daemonset.yaml",
+    "./usr/share/doc/pktpool/copyright",
+    "./usr/share/doc/pktpool/changelog.gz",
+    "./usr/share/lintian/overrides/pktpool",
+    "./usr/share/man/man8/pktpoold.8.gz",
+    "./usr/share/man/man8/pktpoolctl.8.gz",
+    "./usr/share/man/man5/pktpoold.textproto.5.gz",
+    "./usr/share/bash-completion/completions/pktpoolctl",
 ]
 UNIT_PATHS = ["./lib/systemd/system/pktpoold.service", "./usr/lib/systemd/system/pktpoold.service"]
 PROGRAMS = {"./usr/sbin/pktpoold", "./usr/bin/pktpoolctl",
@@ -118,46 +128,134 @@ def check_programs_run(root, version):
     print(f"pktpoold --version: {result.stdout.strip()}")
 
 
+def check_docs(root, source_dir, version):
+    """The license (DEP-5 copyright naming Apache-2.0, as LICENSE says) and the changelog
+    (gzip -9n: no name, no time stamp; its newest entry is this version)."""
+    copyright_text = read(os.path.join(root, "usr/share/doc/pktpool/copyright"))
+    if copyright_text != read(os.path.join(source_dir, "deploy/debian/copyright")):
+        fail("usr/share/doc/pktpool/copyright differs from deploy/debian/copyright")
+    if not copyright_text.startswith("Format: https://www.debian.org/doc/packaging-manuals/"
+                                     "copyright-format/1.0/"):
+        fail("the copyright file is not in the DEP-5 format (no Format: line)")
+    files_stanza = re.search(r"^Files: \*\n(?:.+\n)*?License: (\S+)", copyright_text, re.M)
+    if not files_stanza or files_stanza.group(1) != "Apache-2.0":
+        fail("the copyright file's 'Files: *' stanza does not name License: Apache-2.0")
+    license_text = read(os.path.join(source_dir, "LICENSE"))
+    if "Apache License" not in license_text or "Version 2.0, January 2004" not in license_text:
+        fail("LICENSE is not the Apache License 2.0")
+    changelog = os.path.join(root, "usr/share/doc/pktpool/changelog.gz")
+    with open(changelog, "rb") as file:
+        header = file.read(10)
+    # gzip header: magic, method, flags (FNAME is bit 3), then a 4-byte mtime.
+    if header[:2] != b"\x1f\x8b" or header[3] & 0x08 or header[4:8] != b"\0\0\0\0":
+        fail(f"{changelog} is not gzip -9n output (a file name or time stamp is in its header)")
+    parsed = run(["dpkg-parsechangelog", "-l", "-", "-S", "Version"],
+                 input=subprocess.run(["gzip", "-dc", changelog], capture_output=True,
+                                      text=True, check=True).stdout).stdout.strip()
+    if parsed != version:
+        fail(f"the packaged changelog's newest entry is {parsed}, not {version}")
+    print(f"copyright: DEP-5, Apache-2.0; changelog.gz: gzip -9n, newest entry {parsed}")
+
+
+def check_lintian(deb):
+    """Debian's package checker: no error and no warning (overrides carry their reason in
+    deploy/debian/lintian-overrides); informational tags are printed, not failed."""
+    skip_unless(shutil.which("lintian"), "lintian is not installed (scripts/install-deps.sh)")
+    result = run(["lintian", "--fail-on", "error,warning", "--info", deb], check=False)
+    tags = [line for line in result.stdout.splitlines() if re.match(r"^[EWIPX]: ", line)]
+    bad = [line for line in tags if line[0] in "EW"]
+    if result.returncode != 0 or bad:
+        fail(f"lintian {os.path.basename(deb)} exited {result.returncode} with errors or "
+             "warnings:\n" + "\n".join(bad or result.stdout.splitlines()) +
+             f"\nstderr: {result.stderr.strip()}")
+    print(f"lintian: no error, no warning; {len(tags)} informational tags")
+    for line in tags:
+        print(f"  {line}")
+
+
 def check_maintainer_scripts(control, scratch):
-    """postinst/prerm with recorders for the commands they call (never the real ones)."""
+    """postinst/prerm/postrm with recorders for the commands they call (never the real
+    ones), with and without a running systemd (containers, chroots)."""
     stubs = os.path.join(scratch, "stubs")
     os.makedirs(stubs)
     log = os.path.join(scratch, "calls.log")
-    for command, exit_code in (("systemd-sysusers", 0), ("systemctl", 0), ("useradd", 0),
-                               ("groupadd", 0), ("getent", 2)):
+    # deb-systemd-helper answers its queries as on a first install: the unit is not
+    # debian-installed and was not enabled ($DSH_ENABLED=1 says it was).
+    stub_bodies = {
+        "systemd-sysusers": "exit 0", "systemctl": "exit 0", "useradd": "exit 0",
+        "groupadd": "exit 0", "getent": "exit 2", "deb-systemd-invoke": "exit 0",
+        "deb-systemd-helper": ('case "$1 $2" in\n'
+                               '  debian-installed*|"--quiet was-enabled") '
+                               'exit "$((1 - ${DSH_ENABLED:-0}))" ;;\n'
+                               'esac\nexit 0'),
+    }
+    for command, body in stub_bodies.items():
         with open(os.path.join(stubs, command), "w", encoding="utf-8") as stub:
-            stub.write(f'#!/bin/sh\necho "{command} $*" >> "{log}"\nexit {exit_code}\n')
+            stub.write(f'#!/bin/sh\necho "{command} $*" >> "{log}"\n{body}\n')
         os.chmod(os.path.join(stubs, command), 0o755)
-    # Only the recorders on PATH: a real systemd-sysusers, useradd or systemctl must
-    # never run here (the scripts need nothing else: /bin/sh runs them, the rest is
-    # shell builtins).
-    environment = dict(os.environ, PATH=stubs)
     systemd_running = os.path.isdir("/run/systemd/system")
 
-    def calls(script, *arguments, without=()):
+    def calls(script, *arguments, without=(), enabled=False):
         for command in without:
             os.remove(os.path.join(stubs, command))
         if os.path.exists(log):
             os.remove(log)
+        # Only the recorders on PATH: a real systemd-sysusers, useradd, systemctl or
+        # deb-systemd-helper must never run here (the rest is shell builtins).
+        environment = dict(os.environ, PATH=stubs, DSH_ENABLED="1" if enabled else "0")
         run(["/bin/sh", os.path.join(control, script), *arguments], env=environment)
         return read(log).splitlines() if os.path.exists(log) else []
 
-    made = calls("postinst", "configure", "")
-    if "systemd-sysusers pktpool.conf" not in made:
-        fail(f"postinst configure did not run systemd-sysusers pktpool.conf: {made}")
-    if not systemd_running and any(c.startswith("systemctl") for c in made):
-        fail(f"postinst called systemctl without a running systemd: {made}")
+    def expect(made, present=(), absent=(), what=""):
+        for call in present:
+            if call not in made:
+                fail(f"{what}: expected the call '{call}'; the calls were {made}")
+        for call in made:
+            if any(call.startswith(prefix) for prefix in absent):
+                fail(f"{what}: unexpected call '{call}'; the calls were {made}")
+
+    # Lintian's maintainer-script-calls-systemctl: only daemon-reload goes to systemctl.
+    never = ("systemctl enable", "systemctl disable", "systemctl start", "systemctl stop",
+             "systemctl restart", "systemctl try-restart")
+    fresh = calls("postinst", "configure", "")
+    expect(fresh, present=["systemd-sysusers pktpool.conf",
+                           "deb-systemd-helper update-state pktpoold.service"],
+           absent=never + ("deb-systemd-helper enable", "deb-systemd-invoke"),
+           what="postinst configure (first install: disabled and stopped)")
+    if not systemd_running and any(c.startswith("systemctl") for c in fresh):
+        fail(f"postinst called systemctl without a running systemd: {fresh}")
+    kept = calls("postinst", "configure", "0.0.9", enabled=True)
+    expect(kept, present=["deb-systemd-helper enable pktpoold.service"], absent=never,
+           what="postinst configure on an upgrade of an enabled unit")
+    if systemd_running:
+        expect(kept, present=["deb-systemd-invoke try-restart pktpoold.service"],
+               what="postinst configure on an upgrade with systemd running")
+    else:
+        expect(kept, absent=("deb-systemd-invoke", "systemctl"),
+               what="postinst on an upgrade without a running systemd")
     removed = calls("prerm", "remove")
-    if "systemctl --no-reload disable pktpoold.service" not in removed:
-        fail(f"prerm remove did not disable the unit: {removed}")
+    expect(removed, absent=never, what="prerm remove")
+    if systemd_running:
+        expect(removed, present=["deb-systemd-invoke stop pktpoold.service"], what="prerm remove")
+    else:
+        expect(removed, absent=("deb-systemd-invoke",), what="prerm remove without systemd")
     upgraded = calls("prerm", "upgrade", "0.1.0")
     if any("stop" in c or "disable" in c for c in upgraded):
         fail(f"prerm upgrade stopped or disabled the daemon: {upgraded}")
+    # As dh writes it, postrm calls deb-systemd-helper only if /usr/bin/deb-systemd-helper
+    # exists (init-system-helpers is essential in Debian): then the recorder sees the call.
+    purged = calls("postrm", "purge")
+    expect(purged, absent=never, what="postrm purge")
+    if os.access("/usr/bin/deb-systemd-helper", os.X_OK):
+        expect(purged, present=["deb-systemd-helper purge pktpoold.service"], what="postrm purge")
     by_hand = calls("postinst", "configure", "", without=("systemd-sysusers",))
     if ("groupadd --system pktpool" not in by_hand
             or not any(c.startswith("useradd --system --gid pktpool") for c in by_hand)):
         fail(f"postinst without systemd-sysusers did not make the group and user: {by_hand}")
-    print("maintainer scripts: sysusers, useradd fallback, disable on remove, not on upgrade")
+    print(f"maintainer scripts (systemd {'running' if systemd_running else 'not running'}): "
+          "sysusers, useradd fallback, deb-systemd-helper state, disabled and stopped on a "
+          "first install, kept enabled on upgrade, stopped on remove, not on upgrade; "
+          "systemctl only for daemon-reload")
 
 
 def main():
@@ -166,7 +264,7 @@ def main():
     parser.add_argument("--source-dir", required=True)
     parser.add_argument("--version", required=True)
     args = parser.parse_args()
-    for tool in ("cpack", "dpkg-deb", "dpkg-shlibdeps"):
+    for tool in ("cpack", "dpkg-deb", "dpkg-shlibdeps", "dpkg-parsechangelog", "lintian"):
         skip_unless(shutil.which(tool), f"{tool} is not installed")
     for program in ("daemon/pktpoold", "client/pktpoolctl/pktpoolctl"):
         if not os.path.exists(os.path.join(args.build_dir, program)):
@@ -184,8 +282,10 @@ def main():
         unit_entry = check_contents(deb)
         control = check_control(deb, args.version, scratch)
         root = check_extracted(deb, unit_entry, args.source_dir, scratch)
+        check_docs(root, args.source_dir, args.version)
         check_maintainer_scripts(control, scratch)
         check_programs_run(root, args.version)
+        check_lintian(deb)
 
 
 if __name__ == "__main__":
