@@ -203,7 +203,13 @@ int main(int argc, char** argv) {
                  "(overrides limits.max_pool_memory)")
       ->transform(CLI::AsSizeValue(false));
   app.set_version_flag("--version", "pktpoold " PKTPOOL_VERSION, "print the version and exit");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    // --help and --version exit 0; a command line that does not parse is a usage error,
+    // exit 2 like an invalid config (CLI11's own codes are 100 and above).
+    return app.exit(error) == 0 ? 0 : 2;
+  }
 
   absl::StatusOr<DaemonConfig> loaded = LoadDaemonConfig(flags);
   if (!loaded.ok()) {

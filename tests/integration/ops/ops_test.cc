@@ -848,6 +848,18 @@ TEST_F(OpsTest, MetricsFlagMirrorsTheConfigFieldAndVersionFlagPrintsTheVersion) 
 }
 
 // Fault table (README, "Reliability"): a second daemon on the socket.
+// A command line that does not parse is a usage error, exit 2, as an invalid config is.
+TEST_F(OpsTest, ACommandLineThatDoesNotParseExitsTwoSayingWhy) {
+  std::string err;
+  EXPECT_EQ(RunOtherDaemon("--socket " + socket_ + " --no-such-flag", &err), 2);
+  EXPECT_THAT(err, HasSubstr("--no-such-flag"));
+  EXPECT_EQ(RunOtherDaemon("--socket " + socket_ + " --config " + dir_ + "/missing.textproto",
+                           &err),
+            2);
+  EXPECT_THAT(err, HasSubstr("missing.textproto"));
+  EXPECT_EQ(RunOtherDaemon("--version", &err), 0);
+}
+
 TEST_F(OpsTest, ASecondDaemonOnTheSocketStopsAndTheFirstKeepsServing) {
   StartDaemon({"--bind", ns_->a()});
   std::string err;
