@@ -1,4 +1,5 @@
-// BlockingCalls: calls that may block run on threads of their own, bounded in number.
+// BlockingCalls: calls that may block run on other threads, bounded in number, on threads
+// that are reused and end when idle.
 #include "daemon/rpc/blocking_calls.h"
 
 #include <atomic>
@@ -84,6 +85,39 @@ TEST(BlockingCalls, ManyShortCallsAreAllJoined) {
     }
   }
   EXPECT_EQ(ran.load(), 200);
+}
+
+TEST(BlockingCalls, ReusesAThreadForCallsOneAfterAnother) {
+  BlockingCalls calls(4, absl::Seconds(30));
+  for (int i = 0; i < 50; ++i) {
+    Gate done;
+    ASSERT_TRUE(calls.Run([&] { done.Open(); }));
+    done.Wait();
+    while (calls.running() > 0) std::this_thread::yield();  // the thread waits again
+  }
+  EXPECT_EQ(calls.threads_started(), 1u);  // not one thread per call
+  EXPECT_EQ(calls.threads(), 1u);
+}
+
+TEST(BlockingCalls, StartsThreadsForCallsAtOnceAndEndsThemWhenIdle) {
+  BlockingCalls calls(4, absl::Milliseconds(50));
+  Gate gate;
+  std::atomic<int> waiting{0};
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(calls.Run([&] { ++waiting; gate.Wait(); }));
+  }
+  while (waiting.load() < 3) std::this_thread::yield();  // all three run at once
+  EXPECT_EQ(calls.threads_started(), 3u);
+  gate.Open();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (calls.threads() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(calls.threads(), 0u);  // idle for 50 ms: ended
+  Gate again;
+  EXPECT_TRUE(calls.Run([&] { again.Open(); }));  // a new thread when none is left
+  again.Wait();
+  EXPECT_EQ(calls.threads_started(), 4u);
 }
 
 }  // namespace
