@@ -46,11 +46,7 @@ if(NOT PKTPOOL_SCDOC)
                       "install the Debian package scdoc (apt-get install scdoc, or "
                       "scripts/install-deps.sh)")
 endif()
-find_program(PKTPOOL_GZIP gzip)
-if(NOT PKTPOOL_GZIP)
-  message(FATAL_ERROR "gzip not found (Debian package gzip): the man pages are installed "
-                      "compressed")
-endif()
+# gzip: PKTPOOL_GZIP, found (required) by cmake/Packaging.cmake for the changelog.
 
 set(PKTPOOL_MAN_PAGES pktpoold.8 pktpoolctl.8 pktpoold.textproto.5)
 set(PKTPOOL_MAN_SOURCE_DIR ${PROJECT_SOURCE_DIR}/doc/man)

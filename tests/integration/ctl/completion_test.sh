@@ -54,6 +54,7 @@ skip() {
 [[ $(id -u) -eq 0 ]] || skip "needs root: a network namespace, a veth pair and a daemon capturing on it"
 [[ -r $bash_completion ]] || skip "bash-completion is not installed ($bash_completion)"
 command -v ip >/dev/null || skip "ip (iproute2) is not installed"
+command -v python3 >/dev/null || skip "python3 is not installed (it plays a socket that never answers)"
 command -v timeout >/dev/null || skip "timeout (coreutils) is not installed"
 for file in "$daemon" "$ctl"; do
   [[ -x $file ]] || { echo "FAIL: $file is not an executable" >&2; exit 1; }
@@ -304,19 +305,15 @@ line="pktpoolctl --target 127.0.0.1:1 unbind "
 expect "$line" ""
 quick "$line" "TCP port nobody listens on"
 # A socket that is listened on but never accepted: the handshake never completes.
-if command -v python3 >/dev/null; then
-  python3 -c 'import socket, sys, time
+python3 -c 'import socket, sys, time
 s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1)
 time.sleep(60)' "$tmp/hang.sock" &
-  hang_pid=$!
-  end=$((SECONDS + 10))
-  until [[ -S $tmp/hang.sock ]] || ((SECONDS >= end)); do sleep 0.05; done
-  line="pktpoolctl --socket $tmp/hang.sock capture "
-  expect "$line" ""
-  quick "$line" "a socket that never answers"
-else
-  echo "note: python3 missing: the never-answering socket is not checked"
-fi
+hang_pid=$!
+end=$((SECONDS + 10))
+until [[ -S $tmp/hang.sock ]] || ((SECONDS >= end)); do sleep 0.05; done
+line="pktpoolctl --socket $tmp/hang.sock capture "
+expect "$line" ""
+quick "$line" "a socket that never answers"
 
 if ((failures > 0)); then
   echo "ctl_completion: $failures of $checks completions failed" >&2
