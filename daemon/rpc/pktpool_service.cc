@@ -5,6 +5,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -105,19 +106,24 @@ class StreamGuard {
 // A server stream that writes when it has something and otherwise waits on an alarm:
 // the one place for the rules on write completion, cancellation and finishing once.
 // Subclasses implement Next(), called under mu_ whenever the stream may write again.
+//
+// Finish is always the last thing an entry point does, after mu_ is released: the alarm's
+// callback is not a reaction gRPC waits for, so once Finish is called OnDone may delete
+// this on another thread at any moment (unlocking mu_ after that wrote to freed memory).
 template <typename Response>
 class AlarmedWriteStream : public grpc::ServerWriteReactor<Response> {
  public:
   void OnWriteDone(bool ok) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    writing_ = false;
-    if (!ok) {
-      FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
-    } else if (finish_after_write_) {
-      FinishOnce(grpc::Status::OK);
-    } else {
-      Resume();
-    }
+    Locked([&] {
+      writing_ = false;
+      if (!ok) {
+        FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
+      } else if (finish_after_write_) {
+        FinishOnce(grpc::Status::OK);
+      } else {
+        Resume();
+      }
+    });
   }
 
   // Any thread: ends a pending wait at once (its callback resumes the stream). Never
@@ -129,13 +135,14 @@ class AlarmedWriteStream : public grpc::ServerWriteReactor<Response> {
   }
 
   void OnCancel() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    cancelled_ = true;
-    if (alarm_pending_) {
-      alarm_.Cancel();  // its callback runs at once and finishes the stream
-    } else if (!writing_) {
-      FinishOnce(grpc::Status::CANCELLED);
-    }
+    Locked([&] {
+      cancelled_ = true;
+      if (alarm_pending_) {
+        alarm_.Cancel();  // its callback runs soon and finishes the stream
+      } else if (!writing_) {
+        FinishOnce(grpc::Status::CANCELLED);
+      }
+    });
   }
 
  protected:
@@ -144,8 +151,7 @@ class AlarmedWriteStream : public grpc::ServerWriteReactor<Response> {
 
   // Called at the end of the subclass's constructor.
   void Begin() {
-    std::lock_guard<std::mutex> lock(mu_);
-    Resume();
+    Locked([&] { Resume(); });
   }
   void Write(const Response* response) {
     writing_ = true;
@@ -156,23 +162,38 @@ class AlarmedWriteStream : public grpc::ServerWriteReactor<Response> {
     alarm_pending_ = true;
     waiting_.store(true, std::memory_order_release);
     alarm_.Set(After(delay), [this](bool) {
-      std::lock_guard<std::mutex> lock(mu_);
-      alarm_pending_ = false;
-      waiting_.store(false, std::memory_order_relaxed);
-      Resume();
+      Locked([&] {
+        alarm_pending_ = false;
+        waiting_.store(false, std::memory_order_relaxed);
+        Resume();
+      });
     });
   }
   // Under mu_, after WaitThen: ends the wait at once (the source has something now).
   void StopWaiting() {
     if (alarm_pending_) alarm_.Cancel();
   }
+  // Under mu_: the stream ends with `status` once the entry point releases mu_.
   void FinishOnce(const grpc::Status& status) {
     if (finished_) return;
     finished_ = true;
-    this->Finish(status);
+    finish_status_ = status;
   }
 
  private:
+  // Runs `step` under mu_, then the Finish it asked for, if any, after releasing mu_:
+  // the last touch of this.
+  template <typename Step>
+  void Locked(Step step) {
+    std::unique_lock<std::mutex> lock(mu_);
+    step();
+    if (!finish_status_.has_value()) return;
+    grpc::Status status = std::move(*finish_status_);
+    finish_status_.reset();
+    lock.unlock();
+    this->Finish(std::move(status));
+  }
+
   void Resume() {
     if (finished_ || writing_ || alarm_pending_) return;
     if (cancelled_) {
@@ -190,6 +211,7 @@ class AlarmedWriteStream : public grpc::ServerWriteReactor<Response> {
   bool cancelled_ = false;
   bool finished_ = false;
   bool finish_after_write_ = false;
+  std::optional<grpc::Status> finish_status_;  // FinishOnce's, until mu_ is released
 };
 
 // Capture: a subscriber on the binding, drained by write completions, by the receive

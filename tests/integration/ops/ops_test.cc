@@ -1064,9 +1064,21 @@ TEST_F(OpsTest, AThousandClientsConnectingAndDroppingLeaveNothingBehind) {
   const v1::BindingStats baseline = StatsOf(ns_->a());
   const size_t descriptors = OpenDescriptors(pid_);
   ASSERT_GT(descriptors, 0u);
-  const absl::Time deadline = absl::Now() + absl::Seconds(120);
+  // Well inside ctest's 120 s, so a slow daemon fails here with figures, not by timeout.
+  const absl::Time deadline = absl::Now() + absl::Seconds(80);
   int calls_ok = 0;
-  for (int i = 0; i < 1000 && absl::Now() < deadline; ++i) {
+  int rounds = 0;
+  for (int i = 0; i < 1000 && absl::Now() < deadline; ++i, ++rounds) {
+    // A daemon that died (it once did: a stream's alarm callback touched the stream after
+    // finishing it) is reported as such, not as 1,000 calls timing out.
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      FAIL() << "pktpoold died after " << i << " clients: "
+             << (WIFSIGNALED(status) ? absl::StrCat("signal ", WTERMSIG(status))
+                                     : absl::StrCat("exit status ", WEXITSTATUS(status)))
+             << "\n" << Stderr();
+    }
     grpc::ChannelArguments arguments;
     arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
     auto channel = grpc::CreateCustomChannel("unix:" + socket_,
@@ -1093,7 +1105,8 @@ TEST_F(OpsTest, AThousandClientsConnectingAndDroppingLeaveNothingBehind) {
         break;
     }
   }
-  EXPECT_GE(calls_ok, 333) << "GetStats failed while clients came and went";
+  EXPECT_EQ(rounds, 1000) << "80 s were not enough for 1,000 clients (4 s is usual)";
+  EXPECT_GE(calls_ok, rounds / 3) << "GetStats failed while clients came and went";
   // Still serving; every stream gone, the pools and the descriptors back where they were.
   ASSERT_TRUE(WaitUntil([&] { return Subscribers(ns_->a()) == 0; }, absl::Seconds(10)));
   const v1::BindingStats after = StatsOf(ns_->a());
