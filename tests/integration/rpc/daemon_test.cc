@@ -487,6 +487,113 @@ TEST_F(DaemonTest, StreamsCancelledAtAnyMomentLeaveTheDaemonServing) {
   EXPECT_EQ(InUse(stats, v1::POOL_NAME_RX_PACKETS), baseline);
 }
 
+// Sends and captures ended at any moment from outside: streamed sends (paced and top
+// speed) cancelled mid-stream, paced unary sends whose deadline passes while they send,
+// captures stopped (StopCapture) while their client cancels. The same race class as
+// above, on the send path and StopCapture. Bounded: 4 clients, 600 rounds each, 40 s.
+TEST_F(DaemonTest, SendsAndCapturesEndedAtAnyMomentLeaveTheDaemonServing) {
+  const uint32_t rx_baseline = InUse(StatsOf(ns_->b()), v1::POOL_NAME_RX_PACKETS);
+  const absl::Time deadline = absl::Now() + absl::Seconds(40);
+  std::atomic<int> rounds{0};
+  std::atomic<int> running{4};
+  std::atomic<bool> died{false};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back([&, t] {
+      auto stub = v1::PktPool::NewStub(channel_);
+      v1::SendFramesRequest batch;
+      batch.set_interface(ns_->a());
+      for (int f = 0; f < 64; ++f) batch.add_frames(MakeFrame(f, 64));
+      for (int i = 0; i < 600 && absl::Now() < deadline && !died.load(); ++i) {
+        grpc::ClientContext context;
+        context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+        const auto wait = std::chrono::microseconds((i * 997 + t * 331) % 7000);
+        switch ((i + t) % 4) {
+          case 0:    // a paced stream (its sends on a worker thread), cancelled
+          case 1: {  // a top-speed stream, cancelled
+            v1::SendFramesRequest message = batch;
+            if (i % 4 == 0) message.set_frames_per_second(20000);
+            v1::SendFramesResponse totals;
+            auto writer = stub->StreamSendFrames(&context, &totals);
+            for (int m = 0; m < 3 && writer->Write(message); ++m) {
+            }
+            std::this_thread::sleep_for(wait);
+            context.TryCancel();
+            writer->Finish();
+            break;
+          }
+          case 2: {  // a paced unary send (64 frames over 6.4 ms) whose deadline passes
+            v1::SendFramesRequest message = batch;
+            message.set_frames_per_second(10000);
+            grpc::ClientContext short_context;
+            short_context.set_deadline(std::chrono::system_clock::now() + wait +
+                                       std::chrono::microseconds(100));
+            v1::SendFramesResponse sent;
+            stub->SendFrames(&short_context, message, &sent);
+            break;
+          }
+          default: {  // a capture stopped by StopCapture as its client cancels it
+            v1::CaptureRequest request;
+            request.set_interface(ns_->b());
+            auto reader = stub->Capture(&context, request);
+            std::string id;
+            reader->WaitForInitialMetadata();  // the subscriber exists, and its id
+            const auto& metadata = context.GetServerInitialMetadata();
+            auto found = metadata.find("pktpool-capture-id");
+            if (found != metadata.end()) id.assign(found->second.data(), found->second.size());
+            std::thread stopper([&] {
+              std::this_thread::sleep_for(wait);
+              grpc::ClientContext stop_context;
+              stop_context.set_deadline(std::chrono::system_clock::now() +
+                                        std::chrono::seconds(5));
+              v1::StopCaptureRequest stop;
+              stop.set_capture_id(id);
+              v1::StopCaptureResponse stopped;
+              stub->StopCapture(&stop_context, stop, &stopped);
+            });
+            std::this_thread::sleep_for(wait);
+            context.TryCancel();
+            v1::CaptureResponse message;
+            while (reader->Read(&message)) {
+            }
+            reader->Finish();
+            stopper.join();
+            break;
+          }
+        }
+        rounds.fetch_add(1);
+      }
+      --running;
+    });
+  }
+  while (running.load() > 0 && !died.load()) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      died = true;
+      pid_ = -1;
+      ADD_FAILURE() << "pktpoold died after " << rounds.load() << " rounds: "
+                    << (WIFSIGNALED(status) ? absl::StrCat("signal ", WTERMSIG(status))
+                                            : absl::StrCat("exit status ", WEXITSTATUS(status)));
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  for (auto& client : clients) client.join();
+  ASSERT_FALSE(died.load());
+  EXPECT_GE(rounds.load(), 1000) << "too few rounds in 40 s to mean anything";
+  // Serving; no subscriber left, every tx packet completed and back, rx at its baseline.
+  const absl::Time settle = absl::Now() + absl::Seconds(5);
+  auto settled = [&] {
+    const v1::BindingStats a = StatsOf(ns_->a()), b = StatsOf(ns_->b());
+    return b.subscribers_size() == 0 && InUse(a, v1::POOL_NAME_TX_PACKETS) == 0 &&
+           InUse(b, v1::POOL_NAME_RX_PACKETS) == rx_baseline;
+  };
+  while (!settled() && absl::Now() < settle) absl::SleepFor(absl::Milliseconds(20));
+  const v1::BindingStats a = StatsOf(ns_->a()), b = StatsOf(ns_->b());
+  EXPECT_EQ(b.subscribers_size(), 0);
+  EXPECT_EQ(InUse(a, v1::POOL_NAME_TX_PACKETS), 0u);
+  EXPECT_EQ(InUse(b, v1::POOL_NAME_RX_PACKETS), rx_baseline);
+}
+
 TEST_F(DaemonTest, SigtermDuringASendFloodExitsZeroAndEveryReportedFrameWasSent) {
   testing::Tcpdump tcpdump(ns_->b(), absl::StrCat("/tmp/pktpoold-sigterm-", getpid(), ".pcap"));
   ASSERT_TRUE(tcpdump.ok());
