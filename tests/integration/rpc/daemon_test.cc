@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -157,6 +158,40 @@ class DaemonTest : public testing::NamespaceTest {
     response_bytes->clear();
     for (const auto& s : slices) response_bytes->append(reinterpret_cast<const char*>(s.begin()), s.size());
     return result;
+  }
+
+  // Runs `round(t, i)` for i = 0.. on 4 client threads, until each has run `rounds` or
+  // `limit` has passed, while this thread watches the daemon. Returns the rounds run; a
+  // daemon that died fails the test, naming its signal, and stops the clients.
+  int RunClientsWatchingTheDaemon(int rounds, absl::Duration limit,
+                                  const std::function<void(int, int)>& round) {
+    const absl::Time deadline = absl::Now() + limit;
+    std::atomic<int> done{0};
+    std::atomic<int> running{4};
+    std::atomic<bool> died{false};
+    std::vector<std::thread> clients;
+    for (int t = 0; t < 4; ++t) {
+      clients.emplace_back([&, t] {
+        for (int i = 0; i < rounds && absl::Now() < deadline && !died.load(); ++i) {
+          round(t, i);
+          done.fetch_add(1);
+        }
+        --running;
+      });
+    }
+    while (running.load() > 0 && !died.load()) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        died = true;
+        pid_ = -1;
+        ADD_FAILURE() << "pktpoold died after " << done.load() << " rounds: "
+                      << (WIFSIGNALED(status) ? absl::StrCat("signal ", WTERMSIG(status))
+                                              : absl::StrCat("exit status ", WEXITSTATUS(status)));
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    for (auto& client : clients) client.join();
+    return done.load();
   }
 
   static inline int counter_ = 0;
@@ -420,61 +455,36 @@ TEST_F(DaemonTest, CancelledCaptureReturnsPacketsToBaseline) {
 // Bounded: 4 clients, 2,500 streams each, at most 40 s.
 TEST_F(DaemonTest, StreamsCancelledAtAnyMomentLeaveTheDaemonServing) {
   const uint32_t baseline = InUse(StatsOf(ns_->b()), v1::POOL_NAME_RX_PACKETS);
-  const absl::Time deadline = absl::Now() + absl::Seconds(40);
-  std::atomic<int> streams{0};
-  std::atomic<int> running{4};
-  std::atomic<bool> died{false};
-  std::vector<std::thread> clients;
-  for (int t = 0; t < 4; ++t) {
-    clients.emplace_back([&, t] {
-      auto stub = v1::PktPool::NewStub(channel_);
-      for (int i = 0; i < 2500 && absl::Now() < deadline; ++i) {
-        grpc::ClientContext context;
-        context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-        // 0-7 ms: before the stream is set up, while it waits, as its alarm fires.
-        const auto wait = std::chrono::microseconds((i * 997 + t * 331) % 7000);
-        if (i % 4 == 3) {
-          v1::WatchStatsRequest watch;
-          watch.mutable_interval()->set_nanos(10'000'000);  // the shortest allowed
-          auto reader = stub->WatchStats(&context, watch);
-          std::this_thread::sleep_for(2 * wait);  // around the second update
-          context.TryCancel();
-          v1::GetStatsResponse update;
-          while (reader->Read(&update)) {
-          }
-          reader->Finish();
-        } else {
-          v1::CaptureRequest request;
-          request.set_interface(ns_->b());
-          auto reader = stub->Capture(&context, request);
-          std::this_thread::sleep_for(wait);
-          context.TryCancel();
-          v1::CaptureResponse batch;
-          while (reader->Read(&batch)) {
-          }
-          reader->Finish();
-        }
-        streams.fetch_add(1);
-        if (died.load()) return;
+  const int streams = RunClientsWatchingTheDaemon(2500, absl::Seconds(40), [&](int t, int i) {
+    auto stub = v1::PktPool::NewStub(channel_);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    // 0-7 ms: before the stream is set up, while it waits, as its alarm fires.
+    const auto wait = std::chrono::microseconds((i * 997 + t * 331) % 7000);
+    if (i % 4 == 3) {
+      v1::WatchStatsRequest watch;
+      watch.mutable_interval()->set_nanos(10'000'000);  // the shortest allowed
+      auto reader = stub->WatchStats(&context, watch);
+      std::this_thread::sleep_for(2 * wait);  // around the second update
+      context.TryCancel();
+      v1::GetStatsResponse update;
+      while (reader->Read(&update)) {
       }
-      --running;
-    });
-  }
-  // This thread watches the daemon while the clients run.
-  while (running.load() > 0 && !died.load()) {
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      died = true;
-      pid_ = -1;
-      ADD_FAILURE() << "pktpoold died after " << streams.load() << " streams: "
-                    << (WIFSIGNALED(status) ? absl::StrCat("signal ", WTERMSIG(status))
-                                            : absl::StrCat("exit status ", WEXITSTATUS(status)));
+      reader->Finish();
+    } else {
+      v1::CaptureRequest request;
+      request.set_interface(ns_->b());
+      auto reader = stub->Capture(&context, request);
+      std::this_thread::sleep_for(wait);
+      context.TryCancel();
+      v1::CaptureResponse batch;
+      while (reader->Read(&batch)) {
+      }
+      reader->Finish();
     }
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  for (auto& client : clients) client.join();
-  ASSERT_FALSE(died.load());
-  EXPECT_GE(streams.load(), 2000) << "too few streams in 40 s to mean anything";
+  });
+  ASSERT_GT(pid_, 0);
+  EXPECT_GE(streams, 2000) << "too few streams in 40 s to mean anything";
   // Serving, every subscriber gone, every rx packet back.
   const absl::Time settle = absl::Now() + absl::Seconds(5);
   v1::BindingStats stats = StatsOf(ns_->b());
@@ -493,93 +503,70 @@ TEST_F(DaemonTest, StreamsCancelledAtAnyMomentLeaveTheDaemonServing) {
 // above, on the send path and StopCapture. Bounded: 4 clients, 600 rounds each, 40 s.
 TEST_F(DaemonTest, SendsAndCapturesEndedAtAnyMomentLeaveTheDaemonServing) {
   const uint32_t rx_baseline = InUse(StatsOf(ns_->b()), v1::POOL_NAME_RX_PACKETS);
-  const absl::Time deadline = absl::Now() + absl::Seconds(40);
-  std::atomic<int> rounds{0};
-  std::atomic<int> running{4};
-  std::atomic<bool> died{false};
-  std::vector<std::thread> clients;
-  for (int t = 0; t < 4; ++t) {
-    clients.emplace_back([&, t] {
-      auto stub = v1::PktPool::NewStub(channel_);
-      v1::SendFramesRequest batch;
-      batch.set_interface(ns_->a());
-      for (int f = 0; f < 64; ++f) batch.add_frames(MakeFrame(f, 64));
-      for (int i = 0; i < 600 && absl::Now() < deadline && !died.load(); ++i) {
-        grpc::ClientContext context;
-        context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-        const auto wait = std::chrono::microseconds((i * 997 + t * 331) % 7000);
-        switch ((i + t) % 4) {
-          case 0:    // a paced stream (its sends on a worker thread), cancelled
-          case 1: {  // a top-speed stream, cancelled
-            v1::SendFramesRequest message = batch;
-            if (i % 4 == 0) message.set_frames_per_second(20000);
-            v1::SendFramesResponse totals;
-            auto writer = stub->StreamSendFrames(&context, &totals);
-            for (int m = 0; m < 3 && writer->Write(message); ++m) {
-            }
-            std::this_thread::sleep_for(wait);
-            context.TryCancel();
-            writer->Finish();
-            break;
-          }
-          case 2: {  // a paced unary send (64 frames over 6.4 ms) whose deadline passes
-            v1::SendFramesRequest message = batch;
-            message.set_frames_per_second(10000);
-            grpc::ClientContext short_context;
-            short_context.set_deadline(std::chrono::system_clock::now() + wait +
-                                       std::chrono::microseconds(100));
-            v1::SendFramesResponse sent;
-            stub->SendFrames(&short_context, message, &sent);
-            break;
-          }
-          default: {  // a capture stopped by StopCapture as its client cancels it
-            v1::CaptureRequest request;
-            request.set_interface(ns_->b());
-            auto reader = stub->Capture(&context, request);
-            std::string id;
-            reader->WaitForInitialMetadata();  // the subscriber exists, and its id
-            const auto& metadata = context.GetServerInitialMetadata();
-            auto found = metadata.find("pktpool-capture-id");
-            if (found != metadata.end()) id.assign(found->second.data(), found->second.size());
-            std::thread stopper([&] {
-              std::this_thread::sleep_for(wait);
-              grpc::ClientContext stop_context;
-              stop_context.set_deadline(std::chrono::system_clock::now() +
-                                        std::chrono::seconds(5));
-              v1::StopCaptureRequest stop;
-              stop.set_capture_id(id);
-              v1::StopCaptureResponse stopped;
-              stub->StopCapture(&stop_context, stop, &stopped);
-            });
-            std::this_thread::sleep_for(wait);
-            context.TryCancel();
-            v1::CaptureResponse message;
-            while (reader->Read(&message)) {
-            }
-            reader->Finish();
-            stopper.join();
-            break;
-          }
+  v1::SendFramesRequest batch;
+  batch.set_interface(ns_->a());
+  for (int f = 0; f < 64; ++f) batch.add_frames(MakeFrame(f, 64));
+  const int rounds = RunClientsWatchingTheDaemon(600, absl::Seconds(40), [&](int t, int i) {
+    auto stub = v1::PktPool::NewStub(channel_);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    const auto wait = std::chrono::microseconds((i * 997 + t * 331) % 7000);
+    switch ((i + t) % 4) {
+      case 0:    // a paced stream (its sends on a worker thread), cancelled
+      case 1: {  // a top-speed stream, cancelled
+        v1::SendFramesRequest message = batch;
+        if ((i + t) % 4 == 0) message.set_frames_per_second(20000);
+        v1::SendFramesResponse totals;
+        auto writer = stub->StreamSendFrames(&context, &totals);
+        for (int m = 0; m < 3 && writer->Write(message); ++m) {
         }
-        rounds.fetch_add(1);
+        std::this_thread::sleep_for(wait);
+        context.TryCancel();
+        writer->Finish();
+        break;
       }
-      --running;
-    });
-  }
-  while (running.load() > 0 && !died.load()) {
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      died = true;
-      pid_ = -1;
-      ADD_FAILURE() << "pktpoold died after " << rounds.load() << " rounds: "
-                    << (WIFSIGNALED(status) ? absl::StrCat("signal ", WTERMSIG(status))
-                                            : absl::StrCat("exit status ", WEXITSTATUS(status)));
+      case 2: {  // a paced unary send (64 frames over 6.4 ms) whose deadline passes
+        v1::SendFramesRequest message = batch;
+        message.set_frames_per_second(10000);
+        grpc::ClientContext short_context;
+        short_context.set_deadline(std::chrono::system_clock::now() + wait +
+                                   std::chrono::microseconds(100));
+        v1::SendFramesResponse sent;
+        stub->SendFrames(&short_context, message, &sent);
+        break;
+      }
+      default: {  // a capture stopped by StopCapture as its client cancels it
+        v1::CaptureRequest request;
+        request.set_interface(ns_->b());
+        auto reader = stub->Capture(&context, request);
+        std::string id;
+        reader->WaitForInitialMetadata();  // the subscriber exists, and its id
+        const auto& metadata = context.GetServerInitialMetadata();
+        auto found = metadata.find("pktpool-capture-id");
+        if (found != metadata.end()) id.assign(found->second.data(), found->second.size());
+        std::thread stopper([&] {
+          std::this_thread::sleep_for(wait);
+          grpc::ClientContext stop_context;
+          stop_context.set_deadline(std::chrono::system_clock::now() +
+                                    std::chrono::seconds(5));
+          v1::StopCaptureRequest stop;
+          stop.set_capture_id(id);
+          v1::StopCaptureResponse stopped;
+          stub->StopCapture(&stop_context, stop, &stopped);
+        });
+        std::this_thread::sleep_for(wait);
+        context.TryCancel();
+        v1::CaptureResponse message;
+        while (reader->Read(&message)) {
+        }
+        reader->Finish();
+        stopper.join();
+        break;
+      }
     }
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  for (auto& client : clients) client.join();
-  ASSERT_FALSE(died.load());
-  EXPECT_GE(rounds.load(), 1000) << "too few rounds in 40 s to mean anything";
+  });
+  ASSERT_GT(pid_, 0);
+  EXPECT_GE(rounds, 1000) << "too few rounds in 40 s to mean anything";
   // Serving; no subscriber left, every tx packet completed and back, rx at its baseline.
   const absl::Time settle = absl::Now() + absl::Seconds(5);
   auto settled = [&] {
