@@ -11,6 +11,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "daemon/capture/frame_filter.h"
 #include "daemon/pool/tagged_memory.h"
 #include "daemon/rpc/pool_tuning.h"
@@ -34,6 +36,9 @@ using google::protobuf::util::TimeUtil;
 // How long an idle capture stream waits before looking at its queue again, unless the
 // receive thread wakes it first (a frame queued, or StopCapture).
 constexpr absl::Duration kCapturePoll = absl::Milliseconds(5);
+// After this long without a message, an idle capture stream gives its message's memory
+// back (about 1 MiB: kCaptureMessageBytes); the next frame allocates it again.
+constexpr absl::Duration kCaptureIdleRelease = absl::Seconds(1);
 constexpr uint32_t kDefaultCaptureBatch = 256;         // CAPTURE_FORMAT_FRAMES
 constexpr uint32_t kDefaultRecordBatch = 4096;         // CAPTURE_FORMAT_PCAP_RECORDS
 constexpr uint32_t kMaxCaptureBatch = 4096;
@@ -270,17 +275,34 @@ class CaptureStream final : public AlarmedWriteStream<v1::CaptureResponse> {
         final_pending_ = false;
         FinishAfterThisWrite();
       }
+      last_message_ = absl::Now();
+      holds_message_memory_ = true;
       Write(&response_);
     } else if (subscriber_->closed()) {
       FinishOnce(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                               absl::StrCat("binding '", binding_->interface(),
                                            "' was unbound; capture ended")));
     } else {
+      if (holds_message_memory_ && absl::Now() - last_message_ >= kCaptureIdleRelease) {
+        ReleaseMessageMemory();
+      }
       WaitThen(kCapturePoll);
       // A frame queued, or the stop done, between the pop and the alarm: no wait.
       NoteStop();
       if (subscriber_->queued() > 0 || final_pending_) StopWaiting();
     }
+  }
+
+  // Idle: frees the message's memory (Clear keeps a string's capacity and a repeated
+  // field's elements). Called only while no write is pending, so nothing refers to it.
+  void ReleaseMessageMemory() {
+    v1::CaptureResponse empty;
+    response_.Swap(&empty);
+    if (next_ == frames_.size()) {
+      std::vector<capture::RxFrame>().swap(frames_);
+      next_ = 0;
+    }
+    holds_message_memory_ = false;
   }
 
   // Pops frames into response_ until a message is full or the queue is empty. Frames
@@ -397,6 +419,8 @@ class CaptureStream final : public AlarmedWriteStream<v1::CaptureResponse> {
   std::vector<capture::RxFrame> frames_;  // popped; frames_[next_...] not yet in a message
   size_t next_ = 0;
   v1::CaptureResponse response_;
+  absl::Time last_message_ = absl::Now();  // when the last message was written
+  bool holds_message_memory_ = false;      // response_ has grown since it was released
 };
 
 // WatchStats: one write per interval until the client cancels.

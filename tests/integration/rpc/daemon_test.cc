@@ -581,6 +581,75 @@ TEST_F(DaemonTest, SendsAndCapturesEndedAtAnyMomentLeaveTheDaemonServing) {
   EXPECT_EQ(InUse(b, v1::POOL_NAME_RX_PACKETS), rx_baseline);
 }
 
+// The daemon's resident memory, in KiB (VmRSS), or -1.
+long ResidentKiB(pid_t pid) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  }
+  return -1;
+}
+
+// A capture stream's message (pcap records) grows to about 1 MiB under a burst; once the
+// stream has been idle a second it gives that memory back, so idle streams (up to
+// limits.max_concurrent_streams of them) do not each keep a burst's worth.
+TEST_F(DaemonTest, IdleCaptureStreamsGiveTheirMessageMemoryBack) {
+  constexpr int kStreams = 16;
+  constexpr int kFrames = 1000;  // 1.4 MB of records each: every stream fills a message
+  std::atomic<bool> go{false};
+  std::atomic<int> complete{0};
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::thread> readers;
+  for (int c = 0; c < kStreams; ++c) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    readers.emplace_back([&, context = contexts.back().get()] {
+      v1::CaptureRequest request;
+      request.set_interface(ns_->b());
+      request.set_format(v1::CAPTURE_FORMAT_PCAP_RECORDS);
+      auto reader = stub_->Capture(context, request);
+      reader->WaitForInitialMetadata();  // subscribed
+      while (!go.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      uint64_t records = 0;
+      v1::CaptureResponse message;
+      bool counted = false;
+      while (reader->Read(&message)) {
+        records += message.record_count();
+        if (!counted && records >= kFrames) {
+          counted = true;
+          complete.fetch_add(1);
+        }
+      }
+      reader->Finish();
+    });
+  }
+  absl::SleepFor(absl::Milliseconds(500));  // every stream subscribed
+  // The burst, queued while nobody reads: each stream's next message is a full one.
+  for (int part = 0; part < 2; ++part) {
+    v1::SendFramesRequest send;
+    send.set_interface(ns_->a());
+    for (int i = 0; i < kFrames / 2; ++i) send.add_frames(MakeFrame(part * kFrames / 2 + i, 1400));
+    v1::SendFramesResponse sent;
+    ASSERT_TRUE(Call(&v1::PktPool::Stub::SendFrames, send, &sent).ok());
+  }
+  absl::SleepFor(absl::Milliseconds(300));
+  go = true;
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (complete.load() < kStreams && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(complete.load(), kStreams) << "not every stream got the burst";
+  const long busy = ResidentKiB(pid_);
+  absl::SleepFor(absl::Milliseconds(2500));  // idle for more than a second
+  const long idle = ResidentKiB(pid_);
+  for (auto& context : contexts) context->TryCancel();
+  for (auto& reader : readers) reader.join();
+  ASSERT_GT(busy, 0);
+  // At least three quarters of a MiB per stream back.
+  EXPECT_GE(busy - idle, kStreams * 768) << "RSS " << busy << " KiB after the burst, " << idle
+                                         << " KiB after 2.5 s idle";
+}
+
 TEST_F(DaemonTest, SigtermDuringASendFloodExitsZeroAndEveryReportedFrameWasSent) {
   testing::Tcpdump tcpdump(ns_->b(), absl::StrCat("/tmp/pktpoold-sigterm-", getpid(), ".pcap"));
   ASSERT_TRUE(tcpdump.ok());
