@@ -25,6 +25,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "pktpool/v1/pktpool.grpc.pb.h"
 #include "tests/support/namespace_test.h"
+#include "tests/support/sanitizer.h"
 #include "tests/support/tcpdump.h"
 #include "tests/support/test_frame.h"
 
@@ -582,6 +583,10 @@ TEST_F(DaemonTest, SendsAndCapturesEndedAtAnyMomentLeaveTheDaemonServing) {
   EXPECT_EQ(InUse(b, v1::POOL_NAME_RX_PACKETS), rx_baseline);
 }
 
+// RSS follows frees only where malloc is glibc's: ASan's runtime keeps freed memory in
+// its quarantine (this build's daemon is built the same way), so this test exists only in
+// the plain build, which CI's first stage (scripts/test.sh) runs.
+#if !PKTPOOL_SANITIZER_BUILD
 // The daemon's resident memory, in KiB (VmRSS), or -1.
 long ResidentKiB(pid_t pid) {
   std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
@@ -652,6 +657,7 @@ TEST_F(DaemonTest, IdleCaptureStreamsGiveTheirMessageMemoryBack) {
   EXPECT_GE(busy - idle, kStreams * 256) << "RSS " << busy << " KiB after the burst, " << idle
                                          << " KiB after 2.5 s idle";
 }
+#endif  // !PKTPOOL_SANITIZER_BUILD
 
 TEST_F(DaemonTest, SigtermDuringASendFloodExitsZeroAndEveryReportedFrameWasSent) {
   testing::Tcpdump tcpdump(ns_->b(), absl::StrCat("/tmp/pktpoold-sigterm-", getpid(), ".pcap"));
