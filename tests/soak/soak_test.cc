@@ -174,23 +174,6 @@ std::string ReadFile(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-// Resident memory of `pid` in kB (VmRSS), or nullopt when it is gone.
-std::optional<uint64_t> ResidentKb(pid_t pid) {
-  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      uint64_t kb = 0;
-      if (absl::SimpleAtoi(absl::StripAsciiWhitespace(
-                               absl::StripSuffix(absl::StripAsciiWhitespace(line.substr(6)), "kB")),
-                           &kb)) {
-        return kb;
-      }
-    }
-  }
-  return std::nullopt;
-}
-
 // RssAnon, RssFile and RssShmem of `pid`, for events.log.
 std::string MemoryBreakdown(pid_t pid) {
   std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
@@ -946,7 +929,7 @@ void SoakRun::Bouncer() {
 
 void SoakRun::Sampler() {
   while (true) {
-    const std::optional<uint64_t> kb = ResidentKb(daemon_->pid());
+    const std::optional<uint64_t> kb = testing::ResidentKb(daemon_->pid());
     if (!kb || !Alive(daemon_->pid())) {
       Fail(0, absl::StrFormat("pktpoold exited during the load (at %.1f s)", Elapsed()));
       stop_.store(true);

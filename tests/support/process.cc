@@ -9,7 +9,10 @@
 #include <atomic>
 #include <fstream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
 
 namespace pktpool::testing {
@@ -102,6 +105,27 @@ CommandResult RunCommand(std::vector<std::string> argv, absl::Duration timeout) 
   ChildProcess child(std::move(argv));
   if (!child.started()) return {};
   return child.Wait(timeout);
+}
+
+std::optional<uint64_t> ResidentKb(pid_t pid) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) {
+      uint64_t kb = 0;
+      if (absl::SimpleAtoi(absl::StripAsciiWhitespace(
+                               absl::StripSuffix(absl::StripAsciiWhitespace(line.substr(6)), "kB")),
+                           &kb)) {
+        return kb;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+std::string DescribeWaitStatus(int status) {
+  return WIFSIGNALED(status) ? absl::StrCat("signal ", WTERMSIG(status))
+                             : absl::StrCat("exit status ", WEXITSTATUS(status));
 }
 
 }  // namespace pktpool::testing

@@ -5,6 +5,8 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,6 +52,12 @@ class ChildProcess {
 // Runs a command to completion (at most `timeout`).
 CommandResult RunCommand(std::vector<std::string> argv,
                          absl::Duration timeout = absl::Seconds(30));
+
+// Resident memory of process `pid` in kB (VmRSS), or nullopt when it is gone.
+std::optional<uint64_t> ResidentKb(pid_t pid);
+
+// A waitpid status in words: "signal 11" or "exit status 1".
+std::string DescribeWaitStatus(int status);
 
 }  // namespace pktpool::testing
 

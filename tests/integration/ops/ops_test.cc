@@ -38,6 +38,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "pktpool/v1/pktpool.grpc.pb.h"
 #include "tests/support/loopback_listener.h"
+#include "tests/support/process.h"
 #include "tests/support/namespace_test.h"
 #include "tests/support/tcpdump.h"
 #include "tests/support/test_frame.h"
@@ -1074,9 +1075,7 @@ TEST_F(OpsTest, AThousandClientsConnectingAndDroppingLeaveNothingBehind) {
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      FAIL() << "pktpoold died after " << i << " clients: "
-             << (WIFSIGNALED(status) ? absl::StrCat("signal ", WTERMSIG(status))
-                                     : absl::StrCat("exit status ", WEXITSTATUS(status)))
+      FAIL() << "pktpoold died after " << i << " clients: " << testing::DescribeWaitStatus(status)
              << "\n" << Stderr();
     }
     grpc::ChannelArguments arguments;

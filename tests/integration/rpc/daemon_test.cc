@@ -25,6 +25,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "pktpool/v1/pktpool.grpc.pb.h"
 #include "tests/support/namespace_test.h"
+#include "tests/support/process.h"
 #include "tests/support/sanitizer.h"
 #include "tests/support/tcpdump.h"
 #include "tests/support/test_frame.h"
@@ -186,9 +187,8 @@ class DaemonTest : public testing::NamespaceTest {
       if (waitpid(pid_, &status, WNOHANG) == pid_) {
         died = true;
         pid_ = -1;
-        ADD_FAILURE() << "pktpoold died after " << done.load() << " rounds: "
-                      << (WIFSIGNALED(status) ? absl::StrCat("signal ", WTERMSIG(status))
-                                              : absl::StrCat("exit status ", WEXITSTATUS(status)));
+        ADD_FAILURE() << "pktpoold died after " << done.load()
+                      << " rounds: " << testing::DescribeWaitStatus(status);
       }
       absl::SleepFor(absl::Milliseconds(20));
     }
@@ -587,16 +587,6 @@ TEST_F(DaemonTest, SendsAndCapturesEndedAtAnyMomentLeaveTheDaemonServing) {
 // its quarantine (this build's daemon is built the same way), so this test exists only in
 // the plain build, which CI's first stage (scripts/test.sh) runs.
 #if !PKTPOOL_SANITIZER_BUILD
-// The daemon's resident memory, in KiB (VmRSS), or -1.
-long ResidentKiB(pid_t pid) {
-  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
-  }
-  return -1;
-}
-
 // A capture stream's message (pcap records) grows up to about 1 MiB under a burst; once the
 // stream has been idle a second it gives that memory back, so idle streams (up to
 // limits.max_concurrent_streams of them) do not each keep a burst's worth.
@@ -645,9 +635,9 @@ TEST_F(DaemonTest, IdleCaptureStreamsGiveTheirMessageMemoryBack) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   EXPECT_EQ(complete.load(), kStreams) << "not every stream got the burst";
-  const long busy = ResidentKiB(pid_);
+  const long busy = static_cast<long>(testing::ResidentKb(pid_).value_or(0));
   absl::SleepFor(absl::Milliseconds(2500));  // idle for more than a second
-  const long idle = ResidentKiB(pid_);
+  const long idle = static_cast<long>(testing::ResidentKb(pid_).value_or(0));
   for (auto& context : contexts) context->TryCancel();
   for (auto& reader : readers) reader.join();
   ASSERT_GT(busy, 0);
