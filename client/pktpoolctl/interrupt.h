@@ -12,7 +12,7 @@ namespace pktpool::ctl {
 
 // Create it before any other thread (gRPC's) starts: it blocks SIGINT and SIGTERM in the
 // creating thread, new threads inherit that, and its own thread waits for them.
-// Destruction stops the thread (within 100 ms) and restores the signal mask.
+// Destruction stops the thread at once and restores the signal mask.
 class InterruptWatcher {
  public:
   InterruptWatcher();
