@@ -586,6 +586,16 @@ TEST_F(CtlTest, SendKeepsRecordedTimingAndRatesAndReportsThem) {
     double frames = 0;
     google::protobuf::Struct timing;
     double Timing(const std::string& key) const { return timing.fields().at(key).number_value(); }
+    // The span within 5 % of `expected`, plus the lateness the daemon reported: a stall
+    // on a busy machine (an ASan build on 2 vCPUs once made the last frame 4 ms late)
+    // may stretch the span only by what the summary admits as late.
+    void ExpectSpan(double expected) const {
+      const double late = Timing("lateness_max_us") * 1e-6;
+      EXPECT_GE(Timing("span_seconds"), expected * 0.95) << "sent faster than the schedule";
+      EXPECT_LE(Timing("span_seconds"), expected * 1.05 + late)
+          << "longer than the schedule by more than the " << late * 1e6
+          << " us of lateness reported";
+    }
   };
   auto send = [&](std::vector<std::string> options) {
     std::vector<std::string> args = {"-o", "json", "send", ns_->a(), "--pcap", file};
@@ -601,20 +611,22 @@ TEST_F(CtlTest, SendKeepsRecordedTimingAndRatesAndReportsThem) {
     EXPECT_EQ(summary.fields().at("bytes_sent").number_value(), sent.frames * 100);
     return sent;
   };
-  // Recorded timing, the default: 198 ms (within 5 %: the precise figures are the bench's).
+  // Recorded timing, the default: 198 ms (within 5 % and the reported lateness: the precise
+  // figures are the bench's).
   Sent recorded = send({});
   EXPECT_EQ(recorded.frames, 100);
   EXPECT_TRUE(recorded.timing.fields().at("timed").bool_value());
-  EXPECT_NEAR(recorded.Timing("span_seconds"), 0.198, 0.198 * 0.05);
+  recorded.ExpectSpan(0.198);
   // Twice as fast, looped twice with one mean gap between the loops: 199 frames x 1 ms.
   Sent faster = send({"-x", "2", "--loop", "2"});
   EXPECT_EQ(faster.frames, 200);
-  EXPECT_NEAR(faster.Timing("span_seconds"), 0.199, 0.199 * 0.05);
+  faster.ExpectSpan(0.199);
   // 1 Mbit/s with 100-byte frames: 800 us each, 30 frames of the file: --limit.
   Sent rate = send({"--mbps", "1", "--limit", "30"});
   EXPECT_EQ(rate.frames, 30);
-  EXPECT_NEAR(rate.Timing("span_seconds"), 0.0232, 0.0232 * 0.05);
-  EXPECT_NEAR(rate.Timing("bits_per_second"), 1e6, 1e6 * 0.05);
+  rate.ExpectSpan(0.0232);
+  // The rate is the bits of the frames before the last over the span: 29 x 800 bits.
+  EXPECT_NEAR(rate.Timing("bits_per_second") * rate.Timing("span_seconds"), 23200, 23200 * 0.01);
   // 1,000 frames/s for 0.05 s: frames due at 0..50 ms, 51 of them.
   CommandResult timed = Ctl({"send", ns_->a(), "--pcap", file, "--pps", "1000",
                              "--duration", "0.05"});
