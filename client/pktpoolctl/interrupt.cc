@@ -1,7 +1,7 @@
 #include "client/pktpoolctl/interrupt.h"
 
+#include <pthread.h>
 #include <signal.h>
-
 
 namespace pktpool::ctl {
 namespace {
